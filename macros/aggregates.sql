@@ -1,0 +1,160 @@
+{#- Aggregation building blocks: daily partial aggregates and how they combine. -#}
+
+{#- Per (key, day): each distinct value with its count. -#}
+{% macro value_counts(expr) -%}
+  {{ return(adapter.dispatch('value_counts', 'signals_batch')(expr)) }}
+{%- endmacro %}
+
+{% macro duckdb__value_counts(expr) -%}
+  histogram({{ expr }})
+{%- endmacro %}
+
+
+{#- Rows (k, v, n) from a value_counts column, for the rows of `relation` matching `where`. -#}
+{% macro value_count_rows(relation, key, column, where) -%}
+  {{ return(adapter.dispatch('value_count_rows', 'signals_batch')(relation, key, column, where)) }}
+{%- endmacro %}
+
+{% macro duckdb__value_count_rows(relation, key, column, where) -%}
+  select {{ key }} as k, e.key as v, e.value as n
+  from (select {{ key }}, unnest(map_entries({{ column }})) as e from {{ relation }} where {{ where }})
+{%- endmacro %}
+
+
+{#- first/last: pack (event time, event_id, value) so min/max pick the earliest/latest event,
+    ties going to the smallest/largest event_id. -#}
+{% macro pack_first(tstamp, event_id, value) -%}
+  {{ return(adapter.dispatch('pack_first', 'signals_batch')(tstamp, event_id, value)) }}
+{%- endmacro %}
+
+{% macro duckdb__pack_first(tstamp, event_id, value) -%}
+  CASE WHEN {{ value }} IS NOT NULL THEN struct_pack(t := {{ tstamp }}, i := {{ event_id }}, v := {{ value }}) END
+{%- endmacro %}
+
+
+{% macro unpack_first(packed) -%}
+  {{ return(adapter.dispatch('unpack_first', 'signals_batch')(packed)) }}
+{%- endmacro %}
+
+{% macro duckdb__unpack_first(packed) -%}
+  ({{ packed }}).v
+{%- endmacro %}
+
+
+{#- The value with the highest (desc) or lowest (asc) count; ties: the smallest value. -#}
+{% macro value_by_count(value, count, direction) -%}
+  {{ return(adapter.dispatch('value_by_count', 'signals_batch')(value, count, direction)) }}
+{%- endmacro %}
+
+{% macro duckdb__value_by_count(value, count, direction) -%}
+  first({{ value }} ORDER BY {{ count }} {{ direction }}, {{ value }} ASC)
+{%- endmacro %}
+
+
+{% macro sorted_list(value) -%}
+  {{ return(adapter.dispatch('sorted_list', 'signals_batch')(value)) }}
+{%- endmacro %}
+
+{% macro duckdb__sorted_list(value) -%}
+  list({{ value }} ORDER BY {{ value }})
+{%- endmacro %}
+
+
+{#- A list of text cast element-wise to a list type. -#}
+{% macro cast_text_list(expr, type_name) -%}
+  {{ return(adapter.dispatch('cast_text_list', 'signals_batch')(expr, type_name)) }}
+{%- endmacro %}
+
+{% macro duckdb__cast_text_list(expr, type_name) -%}
+  {%- set element = type_name[:-5] -%}
+  {%- if element in ('string', 'bytes') -%} {{ expr }}
+  {%- else -%} list_transform({{ expr }}, x -> {{ signals_batch.cast_text('x', element) }})
+  {%- endif -%}
+{%- endmacro %}
+
+
+{% macro empty_list(type_name) -%}
+  {{ return(adapter.dispatch('empty_list', 'signals_batch')(type_name)) }}
+{%- endmacro %}
+
+{% macro duckdb__empty_list(type_name) -%}
+  CAST([] AS {{ signals_batch.sql_type(type_name) }})
+{%- endmacro %}
+
+
+{#- {value: count} with keys sorted. -#}
+{% macro sorted_object(key, value) -%}
+  {{ return(adapter.dispatch('sorted_object', 'signals_batch')(key, value)) }}
+{%- endmacro %}
+
+{% macro duckdb__sorted_object(key, value) -%}
+  CAST(to_json(map_from_entries(list(struct_pack(k := {{ key }}, v := {{ value }}) ORDER BY {{ key }}))) AS JSON)
+{%- endmacro %}
+
+
+{% macro empty_object() -%}
+  {{ return(adapter.dispatch('empty_object', 'signals_batch')()) }}
+{%- endmacro %}
+
+{% macro duckdb__empty_object() -%}
+  CAST('{}' AS JSON)
+{%- endmacro %}
+
+
+{#- A JSON value written in a definition (default_value). -#}
+{% macro json_literal(value) -%}
+  {{ return(adapter.dispatch('json_literal', 'signals_batch')(value)) }}
+{%- endmacro %}
+
+{% macro duckdb__json_literal(value) -%}
+  CAST({{ signals_batch.string_literal(tojson(value, sort_keys=True)) }} AS JSON)
+{%- endmacro %}
+
+
+{% macro seconds_between(start, end) -%}
+  {{ return(adapter.dispatch('seconds_between', 'signals_batch')(start, end)) }}
+{%- endmacro %}
+
+{#- Elapsed seconds with their fraction, so a floor gives whole units elapsed. -#}
+{% macro default__seconds_between(start, end) -%}
+  (epoch({{ end }}) - epoch({{ start }}))
+{%- endmacro %}
+
+
+{% macro to_date(expr) -%}
+  {{ return(adapter.dispatch('to_date', 'signals_batch')(expr)) }}
+{%- endmacro %}
+
+{% macro default__to_date(expr) -%}
+  CAST({{ expr }} AS DATE)
+{%- endmacro %}
+
+
+{% macro major_version(expr) -%}
+  {{ return(adapter.dispatch('major_version', 'signals_batch')(expr)) }}
+{%- endmacro %}
+
+{% macro default__major_version(expr) -%}
+  split_part({{ expr }}, '-', 1)
+{%- endmacro %}
+
+
+{#- default_value replaces NULL, an empty list and an empty dict. -#}
+{% macro apply_default(expr, value, type_name) -%}
+  {{ return(adapter.dispatch('apply_default', 'signals_batch')(expr, value, type_name)) }}
+{%- endmacro %}
+
+{% macro duckdb__apply_default(expr, value, type_name) -%}
+  {%- if type_name == 'dict' -%}
+    CASE WHEN {{ expr }} IS NULL OR CAST({{ expr }} AS VARCHAR) = '{}' THEN {{ signals_batch.json_literal(value) }} ELSE {{ expr }} END
+  {%- elif type_name.endswith('_list') -%}
+    {%- set items = value if value is iterable and value is not string else [value] -%}
+    {%- set element = type_name[:-5] -%}
+    {%- set literal -%}
+      CAST([{%- for item in items -%}{{ signals_batch.cast_text(signals_batch.string_literal(item | string | lower if item is sameas true or item is sameas false else item | string), element) }}{{ ", " if not loop.last }}{%- endfor -%}] AS {{ signals_batch.sql_type(type_name) }})
+    {%- endset -%}
+    CASE WHEN {{ expr }} IS NULL OR len({{ expr }}) = 0 THEN {{ literal }} ELSE {{ expr }} END
+  {%- else -%}
+    coalesce({{ expr }}, {{ signals_batch.cast_text(signals_batch.string_literal(value | string | lower if value is sameas true or value is sameas false else value | string), type_name) }})
+  {%- endif -%}
+{%- endmacro %}

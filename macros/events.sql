@@ -1,0 +1,54 @@
+{#- Reading the atomic events table: one row per event_id (its earliest load), with the
+    event day and the major version every model matches on. -#}
+
+{% macro ledger_relation() -%}
+  {{ return(adapter.get_relation(database=target.database, schema=target.schema,
+                                 identifier='signals_batch_event_ids')) }}
+{%- endmacro %}
+
+
+{#- after: only rows loaded after this instant, minus event_ids already in the ledger
+    (this run's new events); through: only rows loaded up to this instant (history). -#}
+{% macro deduplicated_events(relation, columns, after=none, through=none) -%}
+  {{ return(adapter.dispatch('deduplicated_events', 'signals_batch')(relation, columns, after, through)) }}
+{%- endmacro %}
+
+{% macro default__deduplicated_events(relation, columns, after, through) -%}
+  {%- set passthrough = columns | reject('in', ['derived_tstamp', 'load_tstamp', 'collector_tstamp']) | list -%}
+with candidates as (
+    select {{ columns | join(', ') }}
+    from {{ relation }}
+    where event_id is not null and load_tstamp is not null
+    {%- if after is not none %}
+      and load_tstamp > {{ signals_batch.timestamp_literal(after) }}
+    {%- endif %}
+    {%- if through is not none %}
+      and load_tstamp <= {{ signals_batch.timestamp_literal(through) }}
+    {%- endif %}
+),
+
+ranked as (
+    select
+        candidates.*,
+        row_number() over (
+            partition by event_id order by load_tstamp, derived_tstamp, collector_tstamp
+        ) as signals_copy
+    from candidates
+)
+
+select
+    {{ passthrough | join(',\n    ') }},
+    CAST(load_tstamp AS {{ dbt.type_timestamp() }}) as load_tstamp,
+    CAST(collector_tstamp AS {{ dbt.type_timestamp() }}) as collector_tstamp,
+    CAST(derived_tstamp AS {{ dbt.type_timestamp() }}) as derived_tstamp,
+    {{ signals_batch.to_date('derived_tstamp') }} as event_day,
+    {{ signals_batch.major_version('event_version') }} as event_major
+from ranked
+where signals_copy = 1
+{%- if after is not none %}
+  and not exists (
+      select 1 from {{ signals_batch.ledger_relation() }} as seen
+      where seen.event_id = ranked.event_id
+  )
+{%- endif %}
+{%- endmacro %}

@@ -1,0 +1,50 @@
+{#- How runs pick up where the last one stopped (docs/incremental.md). -#}
+
+{#- The newest load_tstamp already processed, or none (first run, full refresh). Every model
+    of a run reads the same value: the event id ledger is written after all of them. -#}
+{% macro loaded_through() -%}
+  {%- if not execute or flags.FULL_REFRESH -%}{{ return(none) }}{%- endif -%}
+  {%- set ledger = adapter.get_relation(database=target.database, schema=target.schema,
+                                        identifier='signals_batch_event_ids') -%}
+  {%- if ledger is none -%}{{ return(none) }}{%- endif -%}
+  {%- set result = run_query('select max(load_tstamp) from ' ~ ledger) -%}
+  {{ return(result.columns[0].values()[0]) }}
+{%- endmacro %}
+
+
+{#- The as-of date R: var signals_as_of, else the UTC date the run started. -#}
+{% macro as_of() -%}
+  {%- set value = var('signals_as_of', none) -%}
+  {%- if value -%}
+    {{ return(modules.datetime.datetime.strptime(value | string, '%Y-%m-%d').date()) }}
+  {%- endif -%}
+  {{ return(run_started_at.date()) }}
+{%- endmacro %}
+
+
+{% macro start_date() -%}
+  {{ return(modules.datetime.datetime.strptime(var('signals_start_date', '1970-01-01') | string, '%Y-%m-%d').date()) }}
+{%- endmacro %}
+
+
+{% macro include_current_day() -%}
+  {%- set value = var('signals_include_current_day', false) -%}
+  {{ return(value in (true, 'true', 'True', 1, '1')) }}
+{%- endmacro %}
+
+
+{#- Whether a group's models are rebuilt from scratch in this run (--full-refresh --select). -#}
+{% macro rebuild_requested(group_ident) -%}
+  {%- set groups = var('signals_rebuild_groups', []) -%}
+  {{ return(group_ident in groups) }}
+{%- endmacro %}
+
+
+{#- The attribute tables use delete+insert on the key: the model's rows replace the target's
+    rows of the same key. Unchanged keys are not among the model's rows, so their updated_at
+    stays. A key that no longer has a row comes back with a NULL updated_at, and goes here. -#}
+{% macro drop_removed_keys() -%}
+  {%- if is_incremental() -%}
+    delete from {{ this }} where updated_at is null
+  {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,27 @@
+{#- Before any SQL runs against the atomic events table: it exists and has every column the
+    definitions use, or the run stops with one message saying what is missing and why. -#}
+
+{% macro check_source(relation, required_columns) -%}
+  {%- if not execute -%}{{ return('') }}{%- endif -%}
+  {%- set found = adapter.get_relation(database=relation.database, schema=relation.schema,
+                                       identifier=relation.identifier) -%}
+  {%- if found is none -%}
+    {{ exceptions.raise_compiler_error(
+        "source table " ~ relation ~ " not found: load the atomic events there, or set `source` "
+        ~ "in signals_batch.yml (or SIGNALS_BATCH_SOURCE) to the table that holds them") }}
+  {%- endif -%}
+  {%- set present = adapter.get_columns_in_relation(found) | map(attribute='name') | map('lower') | list -%}
+  {%- set missing = [] -%}
+  {%- for column, users in required_columns.items() -%}
+    {%- if column | lower not in present -%}
+      {%- do missing.append(column ~ " (used by " ~ users | join(", ") ~ ")") -%}
+    {%- endif -%}
+  {%- endfor -%}
+  {%- if missing -%}
+    {{ exceptions.raise_compiler_error(
+        "source table " ~ relation ~ " has no column " ~ missing | join("; ")
+        ~ ". Check the property names in the definitions, or that events with that schema "
+        ~ "have been loaded") }}
+  {%- endif -%}
+  {{ return('') }}
+{%- endmacro %}

@@ -1,0 +1,306 @@
+"""The `signals-batch` command: parse, call one function of the Python API, render.
+
+Data goes to stdout (`--json` for machines); progress, notices and errors to stderr.
+Exit codes: 0 ok, 1 failure, 2 invalid input or usage.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from signals_batch.errors import InvalidInput, SignalsBatchError
+
+app = typer.Typer(
+    name="signals-batch",
+    help="Compute Snowplow Signals batch attributes in your warehouse with dbt, "
+    "and sync them into a Profiles Store.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+class _State:
+    debug = False
+    quiet = False
+
+
+ProjectDir = Annotated[
+    Path, typer.Option("--project-dir", "-p", help="The project folder.", show_default=True)
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+
+
+@app.callback()
+def _global(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
+) -> None:
+    _State.debug, _State.quiet = debug, quiet
+
+
+def _notice(message: str) -> None:
+    if not _State.quiet:
+        err.print(message, markup=False, highlight=False)
+
+
+def _progress_printer():
+    """Plain progress lines on stderr; a rich progress bar on a terminal."""
+    if _State.quiet:
+        return None, None
+    if err.is_terminal:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        )
+        task = progress.add_task("dbt", total=None)
+
+        def update(node: str, status: str, index: int, total: int) -> None:
+            progress.update(
+                task,
+                total=total or None,
+                completed=index - (status == "started"),
+                description=f"{node} {status}",
+            )
+
+        return update, progress
+
+    def line(node: str, status: str, index: int, total: int) -> None:
+        if status != "started":
+            err.print(f"[{index}/{total}] {node}: {status}", markup=False, highlight=False)
+
+    return line, None
+
+
+def _with_progress(call):
+    update, progress = _progress_printer()
+    if progress is None:
+        return call(update)
+    with progress:
+        return call(update)
+
+
+def _project(project_dir: Path):
+    from signals_batch.project import Project
+
+    return Project(project_dir)
+
+
+def _emit_json(data: Any) -> None:
+    out.print_json(json.dumps(data, default=str))
+
+
+# --------------------------------------------------------------------------- commands
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder to create the project in.")] = Path("."),
+    warehouse: Annotated[
+        str, typer.Option(help="duckdb (snowflake and bigquery: coming)")
+    ] = "duckdb",
+    start_date: Annotated[
+        str, typer.Option(help="Events before this day never count.")
+    ] = "2025-01-01",
+) -> None:
+    """Create a project: dbt project, profiles.yml, signals_batch.yml and example definitions."""
+    from signals_batch.scaffold import init_project
+
+    written = init_project(directory, warehouse=warehouse, start_date=start_date)
+    for path in written:
+        _notice(f"wrote {path}")
+    _notice(f"next: cd {directory} && signals-batch validate && signals-batch run")
+
+
+@app.command()
+def validate(project_dir: ProjectDir = Path("."), as_json: JsonFlag = False) -> None:
+    """Check the definitions only (exit 2 with every problem when they are invalid)."""
+    project = _project(project_dir)
+    definitions = project.definitions
+    for notice in definitions.notices:
+        _notice(notice)
+    groups = [
+        {
+            "group": g.ident,
+            "type": g.type,
+            "key": g.key_name,
+            "attributes": len(g.attributes or g.fields or []),
+        }
+        for g in definitions.groups
+    ]
+    if as_json:
+        _emit_json({"valid": True, "groups": groups})
+    else:
+        for g in groups:
+            out.print(
+                f"{g['group']}: {g['type']}, key {g['key']}, {g['attributes']} attributes",
+                markup=False,
+                highlight=False,
+            )
+        out.print(f"{len(groups)} group(s) valid", markup=False, highlight=False)
+
+
+@app.command()
+def generate(
+    project_dir: ProjectDir = Path("."),
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 1 when generated files are stale.")
+    ] = False,
+) -> None:
+    """Write the dbt models for the definitions (deterministic; --check for CI)."""
+    project = _project(project_dir)
+    changed = project.generate(check=check)
+    if check:
+        if changed:
+            for path in changed:
+                err.print(f"stale: {path}", markup=False, highlight=False)
+            raise SignalsBatchError(
+                f"{len(changed)} generated file(s) are stale: run `signals-batch generate`"
+            )
+        out.print("generated files are up to date", markup=False, highlight=False)
+        return
+    for path in changed:
+        _notice(f"wrote {path}")
+    out.print(f"{len(changed)} file(s) changed", markup=False, highlight=False)
+
+
+def _parse_date(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"--as-of {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+@app.command()
+def run(
+    project_dir: ProjectDir = Path("."),
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Reference date R (YYYY-MM-DD); default: today (UTC)."),
+    ] = None,
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="Rebuild from all events.")
+    ] = False,
+    select: Annotated[
+        list[str] | None, typer.Option("--select", "-s", help="Only this group (repeatable).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Generate the models, then build them incrementally in the warehouse."""
+    project = _project(project_dir)
+    reference = _parse_date(as_of)
+    summary = _with_progress(
+        lambda update: project.run(
+            as_of=reference, full_refresh=full_refresh, select=select, progress=update
+        )
+    )
+    for notice in summary.notices:
+        _notice(notice)
+    if as_json:
+        _emit_json(summary.to_dict())
+        return
+    mode = "full refresh" if summary.full_refresh else "incremental"
+    table = Table(
+        title=f"run as of {summary.as_of} ({mode}, {summary.seconds}s, "
+        f"{summary.new_events if summary.new_events is not None else '?'} new events)"
+    )
+    for column in ("group", "table", "rows", "changed"):
+        table.add_column(column)
+    for g in summary.groups:
+        table.add_row(g.group, g.table, str(g.rows), str(g.changed))
+    out.print(table)
+
+
+@app.command()
+def test(project_dir: ProjectDir = Path("."), as_json: JsonFlag = False) -> None:
+    """Run the dbt tests of the generated models (fails when generated files are stale)."""
+    project = _project(project_dir)
+    result = _with_progress(lambda update: project.test(progress=update))
+    passed = sum(1 for n in result.nodes if n.status == "pass")
+    if as_json:
+        _emit_json({"passed": passed, "tests": [n.__dict__ for n in result.nodes]})
+    else:
+        out.print(f"{passed} dbt tests passed", markup=False, highlight=False)
+
+
+@app.command()
+def quickstart(
+    directory: Annotated[
+        Path | None,
+        typer.Option(help="Where to create the demo project (default: a new temporary folder)."),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """One-command demo: sample events -> DuckDB -> dbt -> attributes, then print a profile."""
+    from signals_batch.quickstart import run_quickstart
+
+    result = run_quickstart(directory, progress=_notice)
+    if as_json:
+        _emit_json(result)
+        return
+    table = Table(
+        title=f"{result['group']} for {result['key']} = {result['key_value']} "
+        f"(as of {result['as_of']})"
+    )
+    table.add_column("attribute")
+    table.add_column("value")
+    for name, value in result["attributes"].items():
+        table.add_row(name, json.dumps(value, default=str))
+    out.print(table)
+    _notice(
+        f"project: {result['project_dir']} (try `signals-batch run -p {result['project_dir']}`)"
+    )
+
+
+def main() -> None:
+    """Entry point: run the app; turn known errors into one line and an exit code."""
+    try:
+        app(standalone_mode=False)
+    except SignalsBatchError as error:
+        if _State.debug:
+            raise
+        err.print(f"error: {error}", markup=False, highlight=False)
+        sys.exit(error.exit_code)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except typer.Abort:
+        err.print("aborted", markup=False)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err.print("interrupted", markup=False)
+        sys.exit(130)
+    except Exception as error:  # a click usage error or a bug
+        import click
+
+        if isinstance(error, click.exceptions.ClickException):
+            error.show()
+            sys.exit(2)
+        if _State.debug:
+            raise
+        err.print(
+            f"error: {type(error).__name__}: {error} (run with --debug for the traceback)",
+            markup=False,
+            highlight=False,
+        )
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

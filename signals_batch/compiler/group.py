@@ -1,0 +1,305 @@
+"""The plan of one batch group's two models: daily partial aggregates and the attribute table.
+
+Each aggregation splits into a partial computed per (key, event day) and a rule that
+combines partials over an attribute's window. Partials only grow with new events, so a
+run reads this run's events plus the partials of the keys it touches, never the history.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from signals_batch.compiler.expressions import (
+    BASE_COLUMNS,
+    PropertyTable,
+    call,
+    criteria_sql,
+    event_match_sql,
+    jinja_string,
+    leaf_text_sql,
+    macro,
+    property_column,
+)
+from signals_batch.definitions.models import (
+    NUMERIC_TYPES,
+    Attribute,
+    AttributeGroup,
+)
+
+VALUE_COUNT_AGGREGATIONS = {
+    "unique_list",
+    "approx_count_distinct",
+    "most_frequent",
+    "least_frequent",
+    "category_count",
+}
+UNIT_SECONDS = {"s": 1, "min": 60, "h": 3600, "d": 86400}
+
+
+def comparison_domain(attribute: Attribute) -> str:
+    """How min/max compare: as numbers, timestamps or text (docs/semantics-notes.md)."""
+    if attribute.type in NUMERIC_TYPES:
+        return "number"
+    if attribute.type == "timestamp":
+        return "timestamp"
+    return "text"
+
+
+@dataclass
+class AttributePlan:
+    index: int
+    attribute: Attribute
+    value_alias: str | None  # text column of the property, if any
+    number_alias: str | None  # numeric column of the property, if used
+    daily_columns: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.attribute.name
+
+    @property
+    def alias(self) -> str:
+        return f"a{self.index}"
+
+    @property
+    def window(self) -> str:
+        """Name of the Jinja variable holding this attribute's window condition."""
+        days = self.attribute.period_days
+        return f"window_{days}d" if days else "window_lifetime"
+
+    @property
+    def uses_value_counts(self) -> bool:
+        return self.attribute.aggregation in VALUE_COUNT_AGGREGATIONS
+
+
+@dataclass
+class GroupPlan:
+    group: AttributeGroup
+    source_name: str
+    key_sql: str
+    properties: PropertyTable
+    matches: list[str]
+    attributes: list[AttributePlan]
+
+    @property
+    def ident(self) -> str:
+        return self.group.ident
+
+    @property
+    def daily_model(self) -> str:
+        return f"{self.group.ident}_daily"
+
+    @property
+    def attributes_model(self) -> str:
+        return self.group.table_name
+
+    @property
+    def key_name(self) -> str:
+        return self.group.key_name
+
+    @property
+    def leaves(self) -> list[tuple[str, str]]:
+        return [(alias, sql) for sql, alias in self.properties.leaves.items()]
+
+    @property
+    def prop_levels(self) -> list[list[tuple[str, str]]]:
+        return self.properties.levels()
+
+    @property
+    def last_props(self) -> str:
+        levels = len(self.prop_levels)
+        return f"props_{levels}" if levels else "leaves"
+
+    @property
+    def numbers(self) -> list[str]:
+        return sorted(self.properties.numbers, key=lambda a: int(a[1:]))
+
+    @property
+    def daily_columns(self) -> list[tuple[str, str]]:
+        return [column for plan in self.attributes for column in plan.daily_columns]
+
+    @property
+    def period_days(self) -> list[int]:
+        return sorted({a.attribute.period_days for a in self.attributes if a.attribute.period_days})
+
+    @property
+    def max_period_days(self) -> int:
+        return max(self.period_days, default=0)
+
+    @property
+    def has_time_since(self) -> bool:
+        return any(a.attribute.aggregation.startswith("time_since_") for a in self.attributes)
+
+    @property
+    def source_columns(self) -> dict[str, list[str]]:
+        """Columns of the atomic events table the group reads, with who reads them."""
+        return {c: sorted(users) for c, users in self.properties.columns.items()}
+
+
+def _key_sql(group: AttributeGroup, table: PropertyTable) -> str:
+    key = group.attribute_key
+    if key.property is None:
+        table.columns.setdefault(key.name, set()).add(f"{group.ident} attribute key")
+        return macro("as_text", jinja_string(key.name))
+    prop = key.property
+    table.columns.setdefault(property_column(prop), set()).add(f"{group.ident} attribute key")
+    return leaf_text_sql(prop)
+
+
+def _daily_columns(plan: AttributePlan, match: str) -> list[tuple[str, str]]:
+    """The partial aggregates of one attribute, per (key, event day)."""
+    a, attr = plan.alias, plan.attribute
+    value, number = plan.value_alias, plan.number_alias
+    agg = attr.aggregation
+    has_value = f"{match} and {value} is not null" if value else match
+    if agg == "counter":
+        return [(f"{a}_n", f"count(case when {has_value} then 1 end)")]
+    if agg in ("sum", "mean"):
+        columns = [(f"{a}_s", f"sum(case when {match} then {number} end)")]
+        if agg == "mean":
+            columns.append((f"{a}_c", f"count(case when {match} then {number} end)"))
+        return columns
+    if agg in ("min", "max"):
+        domain = comparison_domain(attr)
+        if domain == "number":
+            expr = number
+        elif domain == "timestamp":
+            expr = macro("to_timestamp", jinja_string(value))
+        else:
+            expr = value
+        return [(f"{a}_m", f"{agg}(case when {match} then {expr} end)")]
+    if agg in ("first", "last"):
+        packed = macro("pack_first", "'derived_tstamp'", "'event_id'", jinja_string(value))
+        fn = "min" if agg == "first" else "max"
+        return [(f"{a}_f", f"{fn}(case when {match} then {packed} end)")]
+    if agg in VALUE_COUNT_AGGREGATIONS:
+        counted = jinja_string(f"case when {match} then {value} end")
+        return [(f"{a}_v", macro("value_counts", counted))]
+    if agg in ("time_since_first", "time_since_last"):
+        fn = "min" if agg == "time_since_first" else "max"
+        return [(f"{a}_t", f"{fn}(case when {has_value} then derived_tstamp end)")]
+    raise AssertionError(f"unhandled aggregation {agg}")
+
+
+def plan_group(group: AttributeGroup, source_name: str) -> GroupPlan:
+    table = PropertyTable()
+    key_sql = _key_sql(group, table)
+    matches, plans = [], []
+    for index, attribute in enumerate(group.attributes or []):
+        user = f"{group.ident}.{attribute.name}"
+        value_alias = table.add(attribute.property, user) if attribute.property else None
+        number_alias = None
+        if value_alias and (
+            attribute.aggregation in ("sum", "mean")
+            or (
+                attribute.aggregation in ("min", "max") and comparison_domain(attribute) == "number"
+            )
+        ):
+            number_alias = table.number(value_alias)
+        criteria = criteria_sql(attribute.criteria, table, user)
+        match = f"{event_match_sql(attribute.events)} and {criteria}"
+        matches.append(match)
+        plan = AttributePlan(index, attribute, value_alias, number_alias)
+        plan.daily_columns = _daily_columns(plan, f"m{index}")
+        plans.append(plan)
+    return GroupPlan(group, source_name, key_sql, table, matches, plans)
+
+
+# --------------------------------------------------------------------------- attribute stage
+
+
+def window_sum(plan: AttributePlan, column: str, fn: str = "sum") -> str:
+    return f"{fn}(case when {{{{ {plan.window} }}}} then {column} end)"
+
+
+def combined_sql(plan: AttributePlan) -> str | None:
+    """The attribute's raw value per key from the daily partials (in the `base` CTE).
+
+    Value-count aggregations return None: they have a CTE of their own.
+    """
+    a, agg = plan.alias, plan.attribute.aggregation
+    if agg == "counter":
+        return f"coalesce({window_sum(plan, f'{a}_n')}, 0)"
+    if agg == "sum":
+        return f"coalesce({window_sum(plan, f'{a}_s')}, 0)"
+    if agg == "mean":
+        return f"{window_sum(plan, f'{a}_s')} / nullif({window_sum(plan, f'{a}_c')}, 0)"
+    if agg in ("min", "max"):
+        return window_sum(plan, f"{a}_m", agg)
+    if agg in ("first", "last"):
+        packed = window_sum(plan, f"{a}_f", "min" if agg == "first" else "max")
+        return macro("unpack_first", _jinja_concat_sql(packed))
+    if agg in ("time_since_first", "time_since_last"):
+        stamp = window_sum(plan, f"{a}_t", "min" if agg == "time_since_first" else "max")
+        seconds = (
+            "{{ signals_batch.seconds_between(%s, signals_batch.timestamp_literal(window_end)) }}"
+            % (_jinja_concat_sql(stamp))
+        )
+        return f"floor({seconds} / {UNIT_SECONDS[plan.attribute.time_unit]})"
+    return None
+
+
+def _jinja_concat_sql(sql: str) -> str:
+    """SQL holding `{{ var }}` placeholders as one Jinja expression (`"..." ~ var ~ "..."`)."""
+    parts, rest = [], sql
+    while "{{ " in rest:
+        before, _, after = rest.partition("{{ ")
+        inner, _, rest = after.partition(" }}")
+        parts.extend([jinja_string(before), inner])
+    parts.append(jinja_string(rest))
+    return " ~ ".join(p for p in parts if p != '""')
+
+
+def value_count_sql(plan: AttributePlan) -> str:
+    """The attribute's raw value per key from its (key, value, count) rows."""
+    agg = plan.attribute.aggregation
+    if agg == "unique_list":
+        return macro("sorted_list", "'v'")
+    if agg == "approx_count_distinct":
+        return "count(*)"
+    if agg in ("most_frequent", "least_frequent"):
+        direction = "'desc'" if agg == "most_frequent" else "'asc'"
+        return macro("value_by_count", "'v'", "'n'", direction)
+    if agg == "category_count":
+        return macro("sorted_object", "'v'", "'n'")
+    raise AssertionError(agg)
+
+
+def final_sql(plan: AttributePlan, raw: str) -> str:
+    """Cast the raw value to the declared type and apply default_value."""
+    attr = plan.attribute
+    agg, type_name = attr.aggregation, attr.type
+    r = _jinja_concat_sql(raw)
+    if agg == "unique_list":
+        value = "coalesce(%s, %s)" % (
+            macro("cast_text_list", r, jinja_string(type_name)),
+            macro("empty_list", jinja_string(type_name)),
+        )
+    elif agg == "category_count":
+        value = f"coalesce({raw}, {macro('empty_object')})"
+    elif agg == "approx_count_distinct":
+        value = macro(
+            "cast_number", _jinja_concat_sql(f"coalesce({raw}, 0)"), jinja_string(type_name)
+        )
+    elif agg in ("counter", "sum", "mean", "time_since_first", "time_since_last") or (
+        agg in ("min", "max") and comparison_domain(attr) == "number"
+    ):
+        value = macro("cast_number", r, jinja_string(type_name))
+    elif agg in ("min", "max") and comparison_domain(attr) == "timestamp":
+        value = raw
+    else:
+        value = macro("cast_text", r, jinja_string(type_name))
+    if attr.default_value is None:
+        return value
+    default = jinja_string(_json(attr.default_value))
+    return macro(
+        "apply_default", _jinja_concat_sql(value), f"fromjson({default})", jinja_string(type_name)
+    )
+
+
+def _json(value) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+__all__ = ["BASE_COLUMNS", "GroupPlan", "call", "plan_group"]

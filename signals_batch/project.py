@@ -1,0 +1,241 @@
+"""The Python API: one object per signals-batch project folder. The CLI is a shell over it.
+
+from signals_batch.project import Project
+project = Project("my_project")
+project.generate()
+summary = project.run(as_of=date(2025, 1, 6))
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from signals_batch.compiler import CompiledProject, compile_project, stale_files, write_project
+from signals_batch.config import Settings, load_settings
+from signals_batch.definitions import Definitions, load_definitions
+from signals_batch.errors import InvalidInput
+from signals_batch.runner.dbt import DbtResult, ProgressCallback, invoke_dbt
+
+STATE_DIR = ".signals_batch"
+PENDING_FULL_REFRESH = "full_refresh_pending"
+RUN_SETTINGS = "run_settings.json"
+
+
+@dataclass
+class GroupRunSummary:
+    group: str
+    table: str
+    rows: int | None
+    changed: int | None
+    seconds: float
+
+
+@dataclass
+class RunSummary:
+    as_of: dt.date
+    full_refresh: bool
+    new_events: int | None
+    seconds: float
+    groups: list[GroupRunSummary] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["as_of"] = self.as_of.isoformat()
+        return data
+
+
+class Project:
+    """A dbt project folder holding signals_batch.yml, profiles.yml and definitions."""
+
+    def __init__(self, project_dir: Path | str = "."):
+        self.dir = Path(project_dir).resolve()
+        if not (self.dir / "dbt_project.yml").is_file():
+            raise InvalidInput(
+                f"{self.dir} is not a signals-batch project (no dbt_project.yml): "
+                "run `signals-batch init DIR` or pass --project-dir"
+            )
+
+    @cached_property
+    def settings(self) -> Settings:
+        return load_settings(self.dir)
+
+    @cached_property
+    def definitions(self) -> Definitions:
+        location = self.settings.definitions
+        if location == "registry":
+            raise InvalidInput("definitions: registry needs a Signals API (not available yet)")
+        path = Path(location)
+        return load_definitions(path if path.is_absolute() else self.dir / path)
+
+    def compile(self) -> CompiledProject:
+        return compile_project(self.definitions.groups, source_label=self.settings.definitions)
+
+    def generate(self, check: bool = False) -> list[Path]:
+        """Write the generated dbt files; with check, only list the stale ones."""
+        compiled = self.compile()
+        if check:
+            return stale_files(self.dir, compiled)
+        return write_project(self.dir, compiled)
+
+    # ------------------------------------------------------------------ dbt
+
+    def dbt_vars(self, as_of: dt.date | None = None, rebuild: list[str] | None = None) -> dict:
+        source = self.settings.source_parts
+        values: dict[str, Any] = {
+            "signals_start_date": self.settings.start_date.isoformat(),
+            "signals_include_current_day": self.settings.include_current_day,
+            "signals_source_schema": source["schema"],
+            "signals_source_table": source["table"],
+        }
+        if "database" in source:
+            values["signals_source_database"] = source["database"]
+        if as_of is not None:
+            values["signals_as_of"] = as_of.isoformat()
+        if rebuild:
+            values["signals_rebuild_groups"] = rebuild
+        return values
+
+    def dbt_env(self) -> dict[str, str]:
+        return {
+            "SIGNALS_BATCH_PROJECT_DIR": str(self.dir),
+            "SIGNALS_BATCH_TARGET_SCHEMA": self.settings.target_schema,
+        }
+
+    def dbt(
+        self, command: list[str], vars: dict | None = None, progress: ProgressCallback | None = None
+    ) -> DbtResult:
+        return invoke_dbt(command, self.dir, vars=vars, env=self.dbt_env(), progress=progress)
+
+    # ------------------------------------------------------------------ run
+
+    @property
+    def _state_dir(self) -> Path:
+        return self.dir / STATE_DIR
+
+    def _run_settings(self) -> dict[str, str]:
+        """Settings that change what the daily partials hold: a change means a rebuild."""
+        return {"source": self.settings.source, "start_date": self.settings.start_date.isoformat()}
+
+    def run(
+        self,
+        as_of: dt.date | None = None,
+        full_refresh: bool = False,
+        select: list[str] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> RunSummary:
+        """Generate, then build the models incrementally (or from scratch)."""
+        started = dt.datetime.now(dt.timezone.utc)
+        as_of = as_of or started.date()
+        notices = list(self.definitions.notices)
+        groups = self.definitions.select(select)
+        if not groups:
+            raise InvalidInput("no batch groups to run: add definitions (see `signals-batch init`)")
+        changed = self.generate()
+        if changed:
+            notices.append(f"generated {len(changed)} file(s) from the definitions")
+
+        self._state_dir.mkdir(exist_ok=True)
+        pending = self._state_dir / PENDING_FULL_REFRESH
+        settings_file = self._state_dir / RUN_SETTINGS
+        if not full_refresh and pending.exists():
+            full_refresh, select = True, None
+            notices.append("the last full refresh did not finish: running it again")
+        elif not full_refresh and settings_file.exists():
+            previous = json.loads(settings_file.read_text())
+            if previous != self._run_settings():
+                full_refresh, select = True, None
+                notices.append(
+                    f"settings changed since the last run ({previous} -> "
+                    f"{self._run_settings()}): rebuilding from scratch"
+                )
+
+        command = ["run"]
+        rebuild = None
+        if select:
+            models = ["signals_batch_events_this_run"]
+            for group in groups:
+                models += [f"{group.ident}_daily", group.table_name]
+            command += ["--select", *models]
+            if full_refresh:
+                rebuild = [g.ident for g in groups]
+        elif full_refresh:
+            command.append("--full-refresh")
+            pending.write_text(started.isoformat())
+        else:
+            command += ["--select", "path:models/signals_batch"]
+
+        result = self.dbt(command, vars=self.dbt_vars(as_of, rebuild), progress=progress)
+        if full_refresh and not select:
+            pending.unlink(missing_ok=True)
+        if not select or full_refresh or not settings_file.exists():
+            settings_file.write_text(json.dumps(self._run_settings()))
+
+        finished = dt.datetime.now(dt.timezone.utc)
+        summary = RunSummary(
+            as_of=as_of,
+            full_refresh=full_refresh,
+            new_events=None,
+            seconds=round((finished - started).total_seconds(), 2),
+            notices=notices,
+        )
+        timings = {node.name: node for node in result.nodes}
+        events_node = timings.get("signals_batch_events_this_run")
+        summary.new_events = events_node.rows_affected if events_node else None
+        state = self._read_state()
+        for group in groups:
+            node = timings.get(group.table_name)
+            row = state.get(group.ident, {})
+            summary.groups.append(
+                GroupRunSummary(
+                    group=group.ident,
+                    table=group.table_name,
+                    rows=row.get("row_count"),
+                    changed=row.get("changed_count"),
+                    seconds=round(node.seconds if node else 0.0, 2),
+                )
+            )
+        return summary
+
+    def test(self, progress: ProgressCallback | None = None) -> DbtResult:
+        """dbt tests of the generated models (after checking they are up to date)."""
+        stale = self.generate(check=True)
+        if stale:
+            raise InvalidInput(
+                "generated files are stale: "
+                + ", ".join(str(p) for p in stale[:5])
+                + " - run `signals-batch generate`"
+            )
+        return self.dbt(
+            ["test", "--select", "path:models/signals_batch"],
+            vars=self.dbt_vars(),
+            progress=progress,
+        )
+
+    def _read_state(self) -> dict[str, dict[str, Any]]:
+        from signals_batch.warehouse import connect, profile_target
+
+        if profile_target(self.dir).get("type") != "duckdb":
+            return {}
+        with connect(self.dir) as con:
+            schema = self.settings.target_schema
+            found = con.execute(
+                "select count(*) from information_schema.tables "
+                "where table_schema = ? and table_name = 'signals_batch_state'",
+                [schema],
+            ).fetchone()[0]
+            if not found:
+                return {}
+            rows = con.execute(
+                f"select model, as_of, run_started_at, row_count, changed_count "
+                f'from "{schema}".signals_batch_state'
+            ).fetchall()
+        return {
+            r[0]: {"as_of": r[1], "run_started_at": r[2], "row_count": r[3], "changed_count": r[4]}
+            for r in rows
+        }

@@ -1,0 +1,74 @@
+"""`signals-batch quickstart`: the whole job on sample data, with nothing to set up."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from signals_batch.project import Project
+from signals_batch.scaffold import init_project
+
+SAMPLE_START = dt.date(2025, 1, 1)
+SAMPLE_DAYS = 14
+
+
+def run_quickstart(
+    directory: Path | None = None, progress: Callable[[str], None] = lambda message: None
+) -> dict[str, Any]:
+    """Create a project with sample events, run it, and return one user's attributes."""
+    from signals_batch import sample_events
+    from signals_batch.warehouse import connect
+
+    folder = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="signals-batch-"))
+    progress(f"creating a demo project in {folder}")
+    init_project(folder, start_date=SAMPLE_START.isoformat())
+    project = Project(folder)
+
+    events = sample_events.generate_events(
+        n_events=5000, days=SAMPLE_DAYS, users=40, seed=7, start=SAMPLE_START
+    )
+    with connect(folder, create=True) as con:
+        sample_events.create_events_table(con)
+        sample_events.write_events(con, events)
+    progress(
+        f"wrote {len(events)} sample events (late and duplicated ones included) "
+        "into warehouse.duckdb atomic.events"
+    )
+
+    as_of = SAMPLE_START + dt.timedelta(days=SAMPLE_DAYS)
+    progress(f"generating dbt models and running them as of {as_of}")
+    summary = project.run(as_of=as_of)
+    group = project.definitions.batch_groups[0]
+    with connect(folder) as con:
+        row = con.execute(
+            f'select * from "{project.settings.target_schema}"."{group.table_name}" '
+            f'order by "{group.key_name}" limit 1'
+        ).fetchone()
+        columns = [d[0] for d in con.description]
+    record = dict(zip(columns, row, strict=True))
+    key_value = record.pop(group.key_name)
+    record.pop("updated_at", None)
+    return {
+        "project_dir": str(folder),
+        "as_of": as_of.isoformat(),
+        "group": group.ident,
+        "key": group.key_name,
+        "key_value": key_value,
+        "attributes": {k: _plain(v) for k, v in record.items()},
+        "run": summary.to_dict(),
+    }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value

@@ -1,0 +1,1 @@
+"""dbt invocations (dbtRunner), profiles and progress."""

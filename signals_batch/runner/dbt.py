@@ -1,0 +1,141 @@
+"""Invoking dbt-core in-process through `dbtRunner`, with progress and readable failures."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from signals_batch.errors import SignalsBatchError
+
+# dbt-core keeps global state (flags, adapters): one invocation at a time per process.
+_DBT_LOCK = threading.Lock()
+
+
+@dataclass
+class NodeResult:
+    name: str
+    status: str
+    seconds: float
+    message: str | None = None
+    rows_affected: int | None = None
+
+
+@dataclass
+class DbtResult:
+    command: str
+    success: bool
+    nodes: list[NodeResult] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[NodeResult]:
+        return [n for n in self.nodes if n.status in ("error", "fail", "runtime error")]
+
+
+ProgressCallback = Callable[[str, str, int, int], None]  # (node, status, index, total)
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _progress_listener(progress: ProgressCallback | None) -> Callable[[Any], None]:
+    def listen(event: Any) -> None:
+        if progress is None:
+            return
+        name = event.info.name
+        if name in ("LogStartLine", "LogModelResult", "LogTestResult"):
+            data = event.data
+            node = getattr(data.node_info, "node_name", "") or ""
+            status = "started" if name == "LogStartLine" else getattr(data, "status", "done")
+            progress(node, status, getattr(data, "index", 0), getattr(data, "total", 0))
+
+    return listen
+
+
+def invoke_dbt(
+    command: list[str],
+    project_dir: Path,
+    vars: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
+    progress: ProgressCallback | None = None,
+) -> DbtResult:
+    """Run one dbt command against the project; raise SignalsBatchError on failure."""
+    from dbt.cli.main import dbtRunner
+
+    project_dir = project_dir.resolve()
+    args = [
+        *command,
+        "--project-dir",
+        str(project_dir),
+        "--profiles-dir",
+        str(project_dir),
+        "--log-level",
+        "none",
+        "--no-use-colors",
+        "--log-path",
+        str(project_dir / "logs"),
+        "--target-path",
+        str(project_dir / "target"),
+    ]
+    if vars:
+        args += ["--vars", json.dumps(vars, sort_keys=True, default=str)]
+    runner = dbtRunner(callbacks=[_progress_listener(progress)])
+    with _DBT_LOCK, _environment(env or {}):
+        outcome = runner.invoke(args)
+    result = DbtResult(command=command[0], success=outcome.success)
+    for item in getattr(outcome.result, "results", None) or []:
+        node = getattr(item, "node", None)
+        adapter_response = getattr(item, "adapter_response", None) or {}
+        result.nodes.append(
+            NodeResult(
+                name=getattr(node, "name", "?"),
+                status=str(getattr(item.status, "value", item.status)),
+                seconds=float(getattr(item, "execution_time", 0.0) or 0.0),
+                message=getattr(item, "message", None),
+                rows_affected=adapter_response.get("rows_affected")
+                if isinstance(adapter_response, dict)
+                else None,
+            )
+        )
+    if outcome.exception is not None:
+        raise SignalsBatchError(
+            f"dbt {command[0]} failed: {clean_dbt_message(str(outcome.exception))}"
+        )
+    if not outcome.success and result.failed:
+        first = result.failed[0]
+        others = len(result.failed) - 1
+        more = f" (and {others} more failing)" if others else ""
+        reason = clean_dbt_message(first.message or "")
+        raise SignalsBatchError(
+            f"dbt {command[0]} failed in {first.name}{more}: {reason}"
+        )
+    if not outcome.success:
+        raise SignalsBatchError(f"dbt {command[0]} failed (see {project_dir / 'logs' / 'dbt.log'})")
+    return result
+
+
+def clean_dbt_message(message: str) -> str:
+    """dbt's error text without its boilerplate, compiled-code dumps and file paths."""
+    message = re.sub(r"\s*compiled code at \S+", "", message)
+    message = re.sub(
+        r"^(Runtime|Compilation|Database) Error in \w+ [\w.]+ \([^)]*\)\s*", "", message.strip()
+    )
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    return " ".join(lines)[:2000]
