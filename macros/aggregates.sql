@@ -68,7 +68,7 @@
 {% macro duckdb__cast_text_list(expr, type_name) -%}
   {%- set element = type_name[:-5] -%}
   {%- if element in ('string', 'bytes') -%} {{ expr }}
-  {%- else -%} list_transform({{ expr }}, x -> {{ signals_batch.cast_text('x', element) }})
+  {%- else -%} list_transform({{ expr }}, lambda x: {{ signals_batch.cast_text('x', element) }})
   {%- endif -%}
 {%- endmacro %}
 

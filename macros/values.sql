@@ -33,9 +33,11 @@
   TRY_CAST({{ expr }} AS DOUBLE)
 {%- endmacro %}
 
-{#- NaN and infinities are not numbers a user meant to aggregate. -#}
+{#- Plain decimal text only: DuckDB's cast also reads NaN, infinities and `1_000`, which
+    other warehouses do not (docs/semantics-notes.md, "Is a number"). -#}
 {% macro duckdb__to_number(expr) -%}
-  CASE WHEN isfinite(TRY_CAST({{ expr }} AS DOUBLE)) THEN TRY_CAST({{ expr }} AS DOUBLE) END
+  CASE WHEN isfinite(TRY_CAST({{ expr }} AS DOUBLE)) AND NOT contains(CAST({{ expr }} AS VARCHAR), '_')
+       THEN TRY_CAST({{ expr }} AS DOUBLE) END
 {%- endmacro %}
 
 
@@ -54,6 +56,11 @@
 
 {% macro default__to_timestamp(expr) -%}
   TRY_CAST({{ expr }} AS {{ dbt.type_timestamp() }})
+{%- endmacro %}
+
+{#- Through TIMESTAMPTZ so an offset in the text is applied (the session runs in UTC). -#}
+{% macro duckdb__to_timestamp(expr) -%}
+  CAST(TRY_CAST({{ expr }} AS TIMESTAMPTZ) AS TIMESTAMP)
 {%- endmacro %}
 
 
@@ -134,17 +141,23 @@
   {%- elif type_name == 'timestamp' -%} {{ signals_batch.to_timestamp(expr) }}
   {%- elif type_name == 'unix_timestamp' -%}
     coalesce(TRY_CAST({{ signals_batch.to_number(expr) }} AS BIGINT),
-             TRY_CAST(epoch({{ signals_batch.to_timestamp(expr) }}) AS BIGINT))
-  {%- else -%} TRY_CAST({{ signals_batch.to_number(expr) }} AS {{ signals_batch.sql_type(type_name) }})
+             TRY_CAST(floor(epoch({{ signals_batch.to_timestamp(expr) }})) AS BIGINT))
+  {%- else -%} {{ signals_batch.cast_number(signals_batch.to_number(expr), type_name) }}
   {%- endif -%}
 {%- endmacro %}
 
 
-{#- A number cast to a numeric type (int types round half away from zero). -#}
+{#- A number cast to a numeric type. Int types round half away from zero after rounding to
+    9 decimals, so a float sum such as 166.49999999999997 counts as the 166.5 it means. -#}
 {% macro cast_number(expr, type_name) -%}
   {{ return(adapter.dispatch('cast_number', 'signals_batch')(expr, type_name)) }}
 {%- endmacro %}
 
 {% macro default__cast_number(expr, type_name) -%}
-  TRY_CAST({{ expr }} AS {{ signals_batch.sql_type(type_name) }})
+  {%- if type_name in ('int32', 'int64', 'unix_timestamp') -%}
+    {#- round() goes half away from zero; a plain cast would go half to even -#}
+    TRY_CAST(round(round({{ expr }}, 9)) AS {{ signals_batch.sql_type(type_name) }})
+  {%- else -%}
+    TRY_CAST({{ expr }} AS {{ signals_batch.sql_type(type_name) }})
+  {%- endif -%}
 {%- endmacro %}

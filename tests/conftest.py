@@ -1,0 +1,6 @@
+"""Shared test setup: the tests folder is importable (oracle, engine helpers)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))

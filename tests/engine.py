@@ -1,0 +1,103 @@
+"""A real signals-batch project for tests: events in, dbt runs, attribute tables out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from pathlib import Path
+
+import yaml
+
+from signals_batch import sample_events
+from signals_batch.project import Project, RunSummary
+from signals_batch.scaffold import init_project
+from signals_batch.warehouse import connect
+
+FLOAT_TYPES = {"float": 1e-6, "double": 1e-9}
+
+
+class EngineProject:
+    """A project folder with its own DuckDB file, definitions and settings."""
+
+    def __init__(self, path: Path, groups: list[dict], start_date: dt.date,
+                 include_current_day: bool = False):
+        init_project(path, start_date=start_date.isoformat(), examples=False)
+        (path / "definitions").mkdir(exist_ok=True)
+        (path / "definitions" / "groups.yml").write_text(yaml.safe_dump(groups, sort_keys=False))
+        settings = yaml.safe_load((path / "signals_batch.yml").read_text())
+        settings["include_current_day"] = include_current_day
+        (path / "signals_batch.yml").write_text(yaml.safe_dump(settings))
+        self.path = path
+        self.groups = groups
+        self.start_date = start_date
+        self.include_current_day = include_current_day
+        self.loaded: list[dict] = []
+        with connect(path, create=True) as con:
+            sample_events.create_events_table(con)
+
+    @property
+    def project(self) -> Project:
+        return Project(self.path)  # fresh, so settings and definitions are re-read
+
+    def load(self, rows: list[dict]) -> None:
+        with connect(self.path) as con:
+            sample_events.write_events(con, rows)
+        self.loaded.extend(rows)
+
+    def run(self, as_of: dt.date, **options) -> RunSummary:
+        return self.project.run(as_of=as_of, **options)
+
+    def tables(self) -> dict[str, dict[str, dict]]:
+        """Every attribute table as {key: {attribute: value}} (updated_at left out)."""
+        return {table: {key: {k: v for k, v in row.items() if k != "updated_at"}
+                        for key, row in rows.items()}
+                for table, rows in self.rows().items()}
+
+    def rows(self) -> dict[str, dict[str, dict]]:
+        result = {}
+        with connect(self.path) as con:
+            for group in self.groups:
+                table = f"{group['name']}_v{group.get('version', 1)}_attributes"
+                types = {a["name"]: a["type"] for a in group["attributes"]}
+                cursor = con.execute(f'select * from signals."{table}"')
+                columns = [d[0] for d in cursor.description]
+                rows = {}
+                for values in cursor.fetchall():
+                    row = dict(zip(columns, values, strict=True))
+                    key = row.pop(columns[0])
+                    rows[key] = {k: _plain(v, types.get(k)) for k, v in row.items()}
+                result[table] = rows
+        return result
+
+
+def _plain(value, type_name: str | None):
+    if type_name == "dict" and isinstance(value, str):
+        return json.loads(value)
+    return value
+
+
+def _same(engine, expected, type_name: str) -> bool:
+    if type_name in FLOAT_TYPES and engine is not None and expected is not None:
+        return math.isclose(engine, expected, rel_tol=FLOAT_TYPES[type_name], abs_tol=1e-9)
+    return engine == expected
+
+
+def differences(engine: dict, expected: dict, groups: list[dict], limit: int = 40) -> list[str]:
+    """Readable mismatches between engine tables and oracle tables (empty when equal)."""
+    problems = []
+    for group in groups:
+        table = f"{group['name']}_v{group.get('version', 1)}_attributes"
+        types = {a["name"]: a["type"] for a in group["attributes"]}
+        got, want = engine.get(table, {}), expected.get(table, {})
+        for key in sorted(set(got) ^ set(want), key=str):
+            side = "engine only" if key in got else "oracle only"
+            problems.append(f"{table}: key {key!r} {side}")
+        for key in sorted(set(got) & set(want), key=str):
+            for name, type_name in types.items():
+                if not _same(got[key].get(name), want[key].get(name), type_name):
+                    problems.append(f"{table}[{key!r}].{name}: engine {got[key].get(name)!r} "
+                                    f"!= oracle {want[key].get(name)!r}")
+    if len(problems) > limit:
+        problems = problems[:limit] + [f"... and {len(problems) - limit} more"]
+    return problems
