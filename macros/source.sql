@@ -3,12 +3,14 @@
 
 {% macro check_source(relation, required_columns) -%}
   {%- if not execute -%}{{ return('') }}{%- endif -%}
+  {%- set name = relation.schema ~ "." ~ relation.identifier ~ " (database " ~ relation.database ~ ")" -%}
   {%- set found = adapter.get_relation(database=relation.database, schema=relation.schema,
                                        identifier=relation.identifier) -%}
   {%- if found is none -%}
     {{ exceptions.raise_compiler_error(
-        "source table " ~ relation ~ " not found: load the atomic events there, or set `source` "
-        ~ "in signals_batch.yml (or SIGNALS_BATCH_SOURCE) to the table that holds them") }}
+        "[invalid input] source table " ~ name ~ " not found: load the atomic events there, "
+        ~ "or set `source` in signals_batch.yml (or SIGNALS_BATCH_SOURCE) to the table that "
+        ~ "holds them") }}
   {%- endif -%}
   {%- set present = adapter.get_columns_in_relation(found) | map(attribute='name') | map('lower') | list -%}
   {%- set missing = [] -%}
@@ -19,7 +21,7 @@
   {%- endfor -%}
   {%- if missing -%}
     {{ exceptions.raise_compiler_error(
-        "source table " ~ relation ~ " has no column " ~ missing | join("; ")
+        "[invalid input] source table " ~ name ~ " has no column " ~ missing | join("; ")
         ~ ". Check the property names in the definitions, or that events with that schema "
         ~ "have been loaded") }}
   {%- endif -%}

@@ -1,5 +1,5 @@
 {#- Generic tests used by the generated schema.yml. -#}
 
-{% test signals_batch_non_negative(model, column_name) %}
+{% test non_negative(model, column_name) %}
 select {{ column_name }} from {{ model }} where {{ column_name }} < 0
 {% endtest %}

@@ -286,12 +286,11 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print("interrupted", markup=False)
         sys.exit(130)
-    except Exception as error:  # a click usage error or a bug
-        import click
-
-        if isinstance(error, click.exceptions.ClickException):
+    except Exception as error:  # a usage error or a bug
+        # typer vendors its own click: recognise its usage errors by shape, not by class
+        if hasattr(error, "show") and hasattr(error, "exit_code"):
             error.show()
-            sys.exit(2)
+            sys.exit(2 if error.exit_code in (None, 2) else error.exit_code)
         if _State.debug:
             raise
         err.print(

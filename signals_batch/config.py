@@ -8,6 +8,7 @@ from the file: they come from the environment only, and never appear in a repr.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -96,7 +97,8 @@ def load_settings(project_dir: Path) -> Settings:
     if path.is_file():
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as error:
+        except (yaml.YAMLError, ValueError) as error:
+            # ValueError: PyYAML reads `2025-13-01` as a date and fails outside its YAMLError.
             raise InvalidInput(f"{path}: cannot parse: {error}") from None
         if not isinstance(data, dict):
             raise InvalidInput(f"{path}: expected a mapping of settings")
@@ -107,8 +109,25 @@ def load_settings(project_dir: Path) -> Settings:
         for item in error.errors():
             key = ".".join(str(p) for p in item["loc"])
             message = item["msg"].removeprefix("Value error, ")
-            if item["type"] == "extra_forbidden":
-                message = "unknown setting (is it misspelt?)"
-            env = "SIGNALS_BATCH_" + key.upper().replace(".", "__")
-            problems.append(f"setting {key!r} ({path.name} or {env}): {message}")
+            if item["type"].startswith(("date_", "datetime_")):
+                # A date is never a secret, so the value may be shown.
+                message = f"{item['input']!r} is not a date (YYYY-MM-DD)"
+            elif item["type"] == "extra_forbidden":
+                known = ", ".join(sorted(Settings.model_fields))
+                message = f"unknown setting (is it misspelt? known settings: {known})"
+            problems.append(f"setting {key!r} ({_origin(key, path)}): {message}")
         raise InvalidInput("invalid settings:\n  " + "\n  ".join(problems)) from None
+
+
+def _origin(key: str, path: Path) -> str:
+    """Where a setting's value came from: the environment variable or the settings file."""
+    parts = key.split(".")
+    # The variable of the setting itself, or of a parent given as one JSON value.
+    for depth in range(len(parts), 0, -1):
+        env = "SIGNALS_BATCH_" + "__".join(parts[:depth]).upper()
+        if env in os.environ:
+            return f"from {env}"
+    if path.is_file():
+        return f"in {path.name}"
+    env = "SIGNALS_BATCH_" + "__".join(parts).upper()
+    return f"in {path.name} or {env}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import runpy
 from collections.abc import Iterable
@@ -12,6 +13,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from signals_batch.definitions import models
 from signals_batch.definitions.models import AttributeGroup
 from signals_batch.errors import InvalidInput
 
@@ -76,9 +78,80 @@ class Definitions:
         return [g for g in self.batch_groups if g.name in wanted or g.ident in wanted]
 
 
+# What a pattern means, for messages that name the rule rather than quote a regex.
+_PATTERN_MEANINGS = {
+    models.NAME_PATTERN: "use only letters, digits and '_' (e.g. page_views_7d)",
+    r"^[^@\s]+@[^@\s]+\.[^@\s]+$": "is not an email address",
+    r"^[0-9]+-[0-9]+-[0-9]+$": "is not a schema version like 1-0-0",
+    r"^[a-zA-Z0-9_-]+$": "use only letters, digits, '_' and '-'",
+    r"^[a-zA-Z0-9_.-]+$": "use only letters, digits, '.', '_' and '-'",
+    r"^[A-Za-z0-9_-]+$": "use only letters, digits, '_' and '-'",
+}
+
+
+def _field_names() -> frozenset[str]:
+    names: set[str] = set()
+    for value in vars(models).values():
+        if isinstance(value, type) and issubclass(value, models._Model):
+            for name, info in value.model_fields.items():
+                names.add(info.alias or name)
+    return frozenset(names)
+
+
+_FIELD_NAMES = _field_names()
+
+
+def _message(item: Any) -> str:
+    """A pydantic error as a sentence for someone editing a YAML file."""
+    kind, ctx, value = item["type"], item.get("ctx") or {}, item.get("input")
+    if kind == "extra_forbidden":
+        name = str(item["loc"][-1]) if item["loc"] else ""
+        close = difflib.get_close_matches(name, _FIELD_NAMES, n=1, cutoff=0.75)
+        hint = f"did you mean {close[0]!r}?" if close else "is it misspelt?"
+        return f"unknown field ({hint})"
+    if kind == "missing":
+        return "is required"
+    if kind == "literal_error":
+        return f"{value!r} is not one of {ctx.get('expected')}"
+    if kind == "string_pattern_mismatch":
+        meaning = _PATTERN_MEANINGS.get(ctx.get("pattern"))
+        if meaning and meaning.startswith("is "):
+            return f"{value!r} {meaning}"
+        return f"{value!r}: {meaning or 'does not match ' + str(ctx.get('pattern'))}"
+    if kind == "union_tag_not_found":
+        return "a property needs `type`: atomic, entity, event or calculated"
+    if kind == "union_tag_invalid":
+        tag, expected = ctx.get("tag"), ctx.get("expected_tags")
+        return f"property type {tag!r} is not allowed here; use {expected}"
+    if kind == "greater_than":
+        return f"must be greater than {ctx.get('gt')}, not {value!r}"
+    if kind == "greater_than_equal":
+        return f"must be at least {ctx.get('ge')}, not {value!r}"
+    if kind in ("string_too_long", "too_long"):
+        return f"is too long: at most {ctx.get('max_length')} allowed"
+    if kind in ("time_delta_parsing", "time_delta_type"):
+        return (
+            f"{value!r} is not a duration: write ISO-8601 (P7D, P2W, PT48H) or a number of seconds"
+        )
+    return item["msg"].removeprefix("Value error, ")
+
+
+def _path(loc: list[Any]) -> str:
+    """`criteria.all[0].operator`, without pydantic's union-member tags."""
+    path = ""
+    for part in loc:
+        if _is_internal_loc(part):
+            continue
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
 def _problems_from(error: ValidationError, source: str, raw: Any) -> list[Problem]:
     group = raw.get("name") if isinstance(raw, dict) else None
-    attributes = raw.get("attributes") if isinstance(raw, dict) else None
+    group = group if isinstance(group, str) else None
     problems = []
     for item in error.errors():
         loc = list(item["loc"])
@@ -87,19 +160,13 @@ def _problems_from(error: ValidationError, source: str, raw: Any) -> list[Proble
             items = raw.get(loc[0]) if isinstance(raw, dict) else None
             entry = items[loc[1]] if isinstance(items, list) and loc[1] < len(items) else None
             attribute = entry.get("name") if isinstance(entry, dict) else None
-            attribute = attribute or f"#{loc[1] + 1}"
+            attribute = attribute if isinstance(attribute, str) else f"#{loc[1] + 1}"
             loc = loc[2:]
-        message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
-            message = "unknown setting (is it misspelt?)"
-        elif item["type"] == "missing":
-            message = "is required"
-        # Drop pydantic's union-member tags ("entity", "function-before[...]") from the path.
-        path = ".".join(str(p) for p in loc if not _is_internal_loc(p))
+        message = _message(item)
+        path = _path(loc)
         problems.append(
             Problem(source, group, attribute, f"{path}: {message}" if path else message)
         )
-    del attributes
     return problems
 
 
@@ -125,7 +192,8 @@ def parse_groups(
     groups, problems = [], []
     for raw in raw_groups:
         if hasattr(raw, "model_dump") and not isinstance(raw, AttributeGroup):
-            raw = raw.model_dump(mode="json", exclude_none=True, by_alias=True)
+            # warnings=False: the SDK's own serializer warns about its property unions.
+            raw = raw.model_dump(mode="json", exclude_none=True, by_alias=True, warnings=False)
         if isinstance(raw, AttributeGroup):
             groups.append(raw)
             continue
@@ -143,12 +211,38 @@ def parse_groups(
     return groups, problems
 
 
+class _Unreadable(Exception):
+    """A definition file that is not YAML / JSON / a runnable module; the message says why."""
+
+
+def _parse_error(error: Exception) -> str:
+    if isinstance(error, json.JSONDecodeError):
+        return f"cannot parse JSON at line {error.lineno}, column {error.colno}: {error.msg}"
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None)
+    if mark is not None and problem:
+        context = getattr(error, "context", None)
+        return f"cannot parse YAML at line {mark.line + 1}, column {mark.column + 1}: {problem}" + (
+            f" ({context})" if context else ""
+        )
+    if isinstance(error, yaml.YAMLError):
+        return f"cannot parse YAML: {error}"
+    return (
+        f"cannot parse YAML: {error} (a value written like a date must be a valid date; "
+        "quote it to keep it as text)"
+    )
+
+
 def _read_file(path: Path) -> list[Any]:
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise _Unreadable("cannot read: the file is not UTF-8 text") from None
     try:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as error:
-        raise DefinitionError([Problem(str(path), None, None, f"cannot parse: {error}")]) from None
+    except (yaml.YAMLError, ValueError) as error:
+        # ValueError: JSON errors, and PyYAML reading `2025-13-01` as an invalid date.
+        raise _Unreadable(_parse_error(error)) from None
     if data is None:
         return []
     if isinstance(data, dict) and "attribute_groups" in data:
@@ -157,7 +251,10 @@ def _read_file(path: Path) -> list[Any]:
 
 
 def _read_module(path: Path) -> list[Any]:
-    namespace = runpy.run_path(str(path))
+    try:
+        namespace = runpy.run_path(str(path))
+    except Exception as error:  # the user's module failed: report it like a parse error
+        raise _Unreadable(f"cannot run the module: {type(error).__name__}: {error}") from None
     if "attribute_groups" in namespace:
         return list(namespace["attribute_groups"])
     return [
@@ -178,32 +275,44 @@ def load_definitions(path: Path | str) -> Definitions:
         raise InvalidInput(
             f"definitions not found: {path} (set `definitions` in signals_batch.yml)"
         )
-    groups: list[AttributeGroup] = []
+    found: list[tuple[AttributeGroup, str]] = []
     problems: list[Problem] = []
     for file in definition_files(path):
-        raw = _read_module(file) if file.suffix == ".py" else _read_file(file)
-        found, issues = parse_groups(raw, str(file))
-        groups.extend(found)
+        try:
+            raw = _read_module(file) if file.suffix == ".py" else _read_file(file)
+        except _Unreadable as error:
+            problems.append(Problem(str(file), None, None, str(error)))
+            continue
+        groups, issues = parse_groups(raw, str(file))
+        found.extend((group, str(file)) for group in groups)
         problems.extend(issues)
-    return _finish(groups, problems)
+    return _finish(found, problems)
 
 
 def load_objects(objects: Iterable[Any], source: str = "<python>") -> Definitions:
     """Load groups from Python objects: dicts, our models or SDK objects (`model_dump()`)."""
     groups, problems = parse_groups(objects, source)
-    return _finish(groups, problems)
+    return _finish([(group, source) for group in groups], problems)
 
 
-def _finish(groups: list[AttributeGroup], problems: list[Problem]) -> Definitions:
-    seen: dict[str, AttributeGroup] = {}
-    for group in groups:
+def _finish(found: list[tuple[AttributeGroup, str]], problems: list[Problem]) -> Definitions:
+    seen: dict[str, str] = {}
+    groups = []
+    for group, source in found:
         if group.ident in seen:
+            where = "earlier in this file" if seen[group.ident] == source else seen[group.ident]
             problems.append(
                 Problem(
-                    "definitions", group.name, None, f"version {group.version} is defined twice"
+                    source,
+                    group.name,
+                    None,
+                    f"version {group.version} is defined twice (also {where}); "
+                    "give the new definition a new version",
                 )
             )
-        seen[group.ident] = group
+            continue
+        seen[group.ident] = source
+        groups.append(group)
     if problems:
         raise DefinitionError(problems)
     result = Definitions(groups=sorted(groups, key=lambda g: (g.name, g.version)))

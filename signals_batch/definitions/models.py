@@ -8,9 +8,10 @@ also use the short string form of a property (`contexts_x_1[0]:a.b`).
 from __future__ import annotations
 
 import builtins
+import math
 import re
-from datetime import timedelta
-from typing import Annotated, Any, Literal, Union
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -52,7 +53,8 @@ ListType = Literal[
     "timestamp_list",
     "bytes_list",
 ]
-AttributeType = ScalarType | ListType | Literal["dict"]
+# One flat Literal, so an unknown type is one problem listing every valid type.
+AttributeType = Literal[ScalarType, ListType, "dict"]
 
 Aggregation = Literal[
     "counter",
@@ -129,6 +131,18 @@ class AtomicProperty(_Model):
         return self
 
 
+def iso_duration(value: timedelta) -> str:
+    """`P7D`, `PT5H`, `PT1H30M`, `-P7D`: a timedelta as ISO-8601, for messages."""
+    seconds = value.total_seconds()
+    sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    time = "".join(f"{n:g}{unit}" for n, unit in ((hours, "H"), (minutes, "M"), (secs, "S")) if n)
+    text = (f"{days:g}D" if days else "") + (f"T{time}" if time else "")
+    return f"{sign}P{text or '0D'}"
+
+
 def _check_path(path: str) -> str:
     if not PATH_PATTERN.match(path):
         raise ValueError(
@@ -151,8 +165,16 @@ class _SelfDescribingProperty(_Model):
 
     @model_validator(mode="after")
     def _schema_or_column(self):
-        if self.column is None and None in (self.vendor, self.name, self.major_version):
-            raise ValueError(f"a {self.type} property needs vendor, name and major_version")
+        if self.column is None:
+            if None in (self.vendor, self.name, self.major_version):
+                raise ValueError(f"an {self.type} property needs vendor, name and major_version")
+            return self
+        prefix = "contexts_" if self.type == "entity" else "unstruct_event_"
+        if not re.fullmatch(rf"{prefix}[a-z0-9_]+_[0-9]+", self.column):
+            raise ValueError(
+                f"column {self.column!r} is not an {self.type} column: expected "
+                f"{prefix}<vendor>_<name>_<major>"
+            )
         return self
 
 
@@ -190,7 +212,7 @@ _SHORT_FORM = re.compile(
 def parse_property(value: Any) -> Any:
     """Turn the short string form into the dict form; leave anything else as it is."""
     if isinstance(value, BaseModel) and not isinstance(value, _Model):
-        value = value.model_dump(exclude_none=True)  # an SDK object
+        value = value.model_dump(exclude_none=True, warnings=False)  # an SDK object
     if not isinstance(value, str):
         return value
     text = value.strip()
@@ -248,7 +270,8 @@ class Criterion(_Model):
             raise ValueError(f"operator {op!r} needs a string pattern, not {value!r}")
         elif op in ("<", ">", "<=", ">=") and isinstance(value, bool):
             raise ValueError(f"operator {op!r} cannot compare with a bool")
-        if isinstance(value, float) and value != value or value in (float("inf"), float("-inf")):
+        values = value if isinstance(value, list) else [value]
+        if any(isinstance(v, float) and not math.isfinite(v) for v in values):
             raise ValueError("criteria values must be finite numbers")
         return self
 
@@ -303,8 +326,8 @@ def _period_days(period: timedelta | None) -> int | None:
     seconds = period.total_seconds()
     if seconds <= 0 or seconds % 86400:
         raise ValueError(
-            f"period {period} is not a whole number of days; batch windows are whole UTC days "
-            "(e.g. P7D, P2W, PT48H)"
+            f"period {iso_duration(period)} is not a positive whole number of days; batch "
+            "windows are whole UTC days (e.g. P7D, P2W, PT48H)"
         )
     return int(seconds // 86400)
 
@@ -319,6 +342,41 @@ _NEEDS_NUMBER_TYPE = {
     "time_since_first",
     "time_since_last",
 }
+
+
+def _scalar_fits(value: Any, typ: str) -> bool:
+    """Whether a default value can stand for a value of scalar type `typ`."""
+    if isinstance(value, list | dict):
+        return False
+    if typ in ("string", "bytes"):
+        return True
+    if typ == "bool":
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    if typ in NUMERIC_TYPES and isinstance(value, int | float):
+        return math.isfinite(value)
+    if typ in ("timestamp", "unix_timestamp") and isinstance(value, str):
+        try:
+            datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return False
+        return True
+    return False
+
+
+def _default_problem(value: Any, typ: str) -> str | None:
+    """Why `value` cannot be the default of an attribute of type `typ` (None: it can)."""
+    if typ == "dict":
+        return None if isinstance(value, dict) else "is not a mapping (the type is 'dict')"
+    if typ.endswith("_list"):
+        items = value if isinstance(value, list) else [value]
+        element = typ.removesuffix("_list")
+        bad = [v for v in items if not _scalar_fits(v, element)]
+        return f"holds values that are not {element}: {bad!r}" if bad else None
+    if _scalar_fits(value, typ):
+        return None
+    return f"does not fit type {typ!r}"
 
 
 class Attribute(_Model):
@@ -361,6 +419,10 @@ class Attribute(_Model):
             typ.endswith("_list") or typ == "dict"
         ):
             raise ValueError(f"aggregation {agg!r} returns one value: {typ!r} does not fit")
+        if self.default_value is not None:
+            problem = _default_problem(self.default_value, typ)
+            if problem:
+                raise ValueError(f"default_value {self.default_value!r} {problem}")
         return self
 
     # A field is called `property`, so the builtin is out of reach in this class body.
@@ -471,6 +533,14 @@ class AttributeGroup(_Model):
                 raise ValueError("an external_batch group needs `batch_source`")
             names = [f.name for f in self.fields]
         else:
+            key = self.attribute_key
+            # (stream groups are skipped, so the key of one is none of our business)
+            if self.type == "batch" and key.property is None and key.name not in BUILTIN_KEYS:
+                raise ValueError(
+                    f"attribute_key: {key.name!r} is not a column of the events: a batch "
+                    f"group's key is one of {sorted(BUILTIN_KEYS)} or has a property "
+                    "(external_column is for external_batch groups)"
+                )
             if self.fields:
                 raise ValueError(f"a {self.type} group has `attributes`, not `fields`")
             if not self.attributes:
@@ -479,12 +549,16 @@ class AttributeGroup(_Model):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"names used twice in the group: {', '.join(duplicates)}")
-        reserved = {self.attribute_key.name, "updated_at"}
-        clash = sorted(reserved.intersection(names))
-        if clash:
+        kind = "field" if self.type == "external_batch" else "attribute"
+        if self.attribute_key.name in names:
             raise ValueError(
-                f"{', '.join(clash)} collides with the output table's key or updated_at column; "
-                "rename the attribute"
+                f"{kind} {self.attribute_key.name!r} has the name of the attribute key, which "
+                "is the key column of the output table; rename the " + kind
+            )
+        if "updated_at" in names:
+            raise ValueError(
+                f"{kind} 'updated_at' collides with the output table's updated_at column; "
+                "rename the " + kind
             )
         return self
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from signals_batch.errors import SignalsBatchError
+from signals_batch.errors import InvalidInput, SignalsBatchError
 
 # dbt-core keeps global state (flags, adapters): one invocation at a time per process.
 _DBT_LOCK = threading.Lock()
@@ -115,7 +115,7 @@ def invoke_dbt(
             )
         )
     if outcome.exception is not None:
-        raise SignalsBatchError(
+        raise _failure(
             f"dbt {command[0]} failed: {clean_dbt_message(str(outcome.exception))}"
         )
     if not outcome.success and result.failed:
@@ -123,7 +123,7 @@ def invoke_dbt(
         others = len(result.failed) - 1
         more = f" (and {others} more failing)" if others else ""
         reason = clean_dbt_message(first.message or "")
-        raise SignalsBatchError(
+        raise _failure(
             f"dbt {command[0]} failed in {first.name}{more}: {reason}"
         )
     if not outcome.success:
@@ -131,9 +131,20 @@ def invoke_dbt(
     return result
 
 
+INVALID_INPUT_MARK = "[invalid input] "
+
+
+def _failure(message: str) -> SignalsBatchError:
+    """Our macros mark errors the user fixes in their input; the rest are failures."""
+    if INVALID_INPUT_MARK in message:
+        return InvalidInput(message.replace(INVALID_INPUT_MARK, ""))
+    return SignalsBatchError(message)
+
+
 def clean_dbt_message(message: str) -> str:
     """dbt's error text without its boilerplate, compiled-code dumps and file paths."""
     message = re.sub(r"\s*compiled code at \S+", "", message)
+    message = re.sub(r"\s*>\s*(in macro|called by) [^>]*", "", message)
     message = re.sub(
         r"^(Runtime|Compilation|Database) Error in \w+ [\w.]+ \([^)]*\)\s*", "", message.strip()
     )

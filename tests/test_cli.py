@@ -1,0 +1,333 @@
+"""The `signals-batch` command line: exit codes, messages and files, without running dbt.
+
+Most tests call `signals_batch.cli.main` in-process with `sys.argv` patched (as the console
+script does); a few run a real process to see exactly what a user sees.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from cli_helpers import make_project, run_cli, run_process
+
+from signals_batch.compiler import compile_project
+from signals_batch.config import load_settings
+from signals_batch.definitions import load_definitions
+from signals_batch.errors import InvalidInput
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+ONE_GROUP = """
+name: other_group
+attribute_key: user_id
+owner: data@example.com
+attributes:
+  - {name: views, type: int64, aggregation: counter}
+"""
+
+
+@pytest.fixture(autouse=True)
+def _no_outer_settings(monkeypatch):
+    for name in list(os.environ):
+        if name.startswith("SIGNALS_BATCH_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def project(tmp_path: Path, capsys) -> Path:
+    """A project made by `signals-batch init` (scaffold definitions, DuckDB profile)."""
+    directory = tmp_path / "proj"
+    result = run_cli(capsys, "init", str(directory))
+    assert result.code == 0, result.err
+    return directory
+
+
+def generated(directory: Path) -> dict[str, str]:
+    """Every generated file's text, by path relative to the project."""
+    roots = [directory / "models" / "signals_batch", directory / "dbt_packages"]
+    return {
+        str(p.relative_to(directory)): p.read_text()
+        for root in roots
+        if root.exists()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+# --------------------------------------------------------------------------- init
+
+
+def test_init_creates_the_project(project: Path):
+    for name in (
+        "dbt_project.yml",
+        "profiles.yml",
+        "signals_batch.yml",
+        ".gitignore",
+        "definitions/example.yml",
+    ):
+        assert (project / name).is_file(), name
+    assert (project / "models").is_dir() and (project / "macros").is_dir()
+    settings = yaml.safe_load((project / "signals_batch.yml").read_text())
+    assert settings["warehouse"] == "duckdb"
+    assert settings["start_date"] == "2025-01-01"
+    assert load_settings(project).definitions == "definitions"
+
+
+def test_init_writes_start_date_and_lists_files(tmp_path: Path, capsys):
+    result = run_cli(capsys, "init", str(tmp_path / "p"), "--start-date", "2024-06-01")
+    assert result.code == 0
+    assert "wrote" in result.err and "signals_batch.yml" in result.err
+    assert "next:" in result.err
+    assert str(load_settings(tmp_path / "p").start_date) == "2024-06-01"
+
+
+def test_init_refuses_an_existing_project(project: Path, capsys):
+    before = (project / "signals_batch.yml").read_text()
+    result = run_cli(capsys, "init", str(project))
+    assert result.code == 2
+    assert "already holds dbt_project.yml, signals_batch.yml" in result.err
+    assert (project / "signals_batch.yml").read_text() == before
+
+
+def test_init_rejects_an_unsupported_warehouse(tmp_path: Path, capsys):
+    result = run_cli(capsys, "init", str(tmp_path / "p"), "--warehouse", "oracle")
+    assert result.code == 2
+    assert "warehouse 'oracle' is not supported" in result.err
+    assert not (tmp_path / "p").exists()
+
+
+# --------------------------------------------------------------------------- validate
+
+
+def test_validate_lists_the_groups(project: Path, capsys):
+    result = run_cli(capsys, "validate", "-p", str(project))
+    assert result.code == 0, result.err
+    assert result.out.splitlines() == [
+        "ecommerce_user_v1: batch, key domain_userid, 12 attributes",
+        "session_summary_v1: batch, key domain_sessionid, 4 attributes",
+        "2 group(s) valid",
+    ]
+
+
+def test_validate_json(project: Path, capsys):
+    result = run_cli(capsys, "validate", "--json", "-p", str(project))
+    assert result.code == 0
+    data = json.loads(ANSI.sub("", result.out))
+    assert data == {
+        "valid": True,
+        "groups": [
+            {
+                "group": "ecommerce_user_v1",
+                "type": "batch",
+                "key": "domain_userid",
+                "attributes": 12,
+            },
+            {
+                "group": "session_summary_v1",
+                "type": "batch",
+                "key": "domain_sessionid",
+                "attributes": 4,
+            },
+        ],
+    }
+
+
+def test_validate_runs_in_the_current_folder(project: Path, capsys, monkeypatch):
+    monkeypatch.chdir(project)
+    result = run_cli(capsys, "validate")
+    assert result.code == 0
+    assert "2 group(s) valid" in result.out
+
+
+def test_validate_reports_every_problem(project: Path, capsys):
+    example = project / "definitions" / "example.yml"
+    text = example.read_text().replace("aggregation: counter", "aggregation: count", 1)
+    example.write_text(text.replace("ttl: P365D", "ttl: P1Y"))
+    result = run_cli(capsys, "validate", "-p", str(project))
+    assert result.code == 2
+    assert "invalid definitions (2 problems)" in result.err
+    assert "attribute 'page_views_7d': aggregation: 'count' is not one of" in result.err
+    assert "group 'ecommerce_user': ttl: duration 'P1Y' uses months or years" in result.err
+    assert "Traceback" not in result.err
+
+
+# --------------------------------------------------------------------------- generate
+
+
+def test_generate_writes_files_then_changes_nothing(project: Path, capsys):
+    first = run_cli(capsys, "generate", "-p", str(project))
+    assert first.code == 0, first.err
+    count = int(first.out.split()[0])
+    assert count > 0
+    files = generated(project)
+    assert "models/signals_batch/ecommerce_user_v1_attributes.sql" in files
+    assert "models/signals_batch/session_summary_v1_daily.sql" in files
+    assert len(files) == count
+    assert "wrote" in first.err
+
+    second = run_cli(capsys, "generate", "-p", str(project))
+    assert second.code == 0
+    assert second.out.strip() == "0 file(s) changed"
+    assert generated(project) == files
+
+
+def test_generate_check(project: Path, capsys):
+    stale = run_cli(capsys, "generate", "--check", "-p", str(project))
+    assert stale.code == 1  # nothing generated yet
+    assert "run `signals-batch generate`" in stale.err
+    assert generated(project) == {}  # --check writes nothing
+
+    assert run_cli(capsys, "generate", "-p", str(project)).code == 0
+    fresh = run_cli(capsys, "generate", "--check", "-p", str(project))
+    assert fresh.code == 0, fresh.err
+    assert "up to date" in fresh.out
+
+    example = project / "definitions" / "example.yml"
+    example.write_text(example.read_text().replace("period: P7D", "period: P14D", 1))
+    changed = run_cli(capsys, "generate", "--check", "-p", str(project))
+    assert changed.code == 1
+    assert "stale: " in changed.err and "ecommerce_user_v1" in changed.err
+    assert "Traceback" not in changed.err
+
+
+def test_compile_is_byte_identical_across_calls(project: Path):
+    first = compile_project(load_definitions(project / "definitions").groups)
+    second = compile_project(list(reversed(load_definitions(project / "definitions").groups)))
+    assert first.files.keys() == second.files.keys()
+    for path, text in first.files.items():
+        assert text.encode() == second.files[path].encode(), path
+
+
+def test_generate_with_invalid_definitions_exits_2(project: Path, capsys):
+    (project / "definitions" / "broken.yml").write_text("name: [unclosed\n")
+    result = run_cli(capsys, "generate", "-p", str(project))
+    assert result.code == 2
+    assert "broken.yml: cannot parse YAML at line" in result.err
+    assert generated(project) == {}
+
+
+# --------------------------------------------------------------------------- run (no dbt)
+
+
+def test_run_with_a_bad_as_of_exits_2(project: Path, capsys):
+    result = run_cli(capsys, "run", "--as-of", "notadate", "-p", str(project))
+    assert result.code == 2
+    assert result.err.strip() == "error: --as-of 'notadate' is not a date (YYYY-MM-DD)"
+
+
+def test_run_with_an_unknown_group_exits_2(project: Path, capsys):
+    result = run_cli(capsys, "run", "--select", "nope", "-p", str(project))
+    assert result.code == 2
+    assert "unknown group nope" in result.err
+    assert "ecommerce_user_v1" in result.err
+
+
+def test_not_a_project_exits_2(tmp_path: Path, capsys):
+    for command in ("validate", "generate", "run", "test"):
+        result = run_cli(capsys, command, "-p", str(tmp_path))
+        assert result.code == 2, command
+        assert "is not a signals-batch project (no dbt_project.yml)" in result.err
+        assert "Traceback" not in result.err
+
+
+def test_usage_errors_exit_2(capsys):
+    unknown_command = run_cli(capsys, "no-such-command")
+    assert unknown_command.code == 2
+    assert "No such command 'no-such-command'" in unknown_command.err
+    assert "--debug" not in unknown_command.err
+    assert run_cli(capsys, "validate", "--no-such-option").code == 2
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def write_settings(project: Path, **changes) -> None:
+    path = project / "signals_batch.yml"
+    settings = yaml.safe_load(path.read_text())
+    settings.update(changes)
+    path.write_text(yaml.safe_dump(settings))
+
+
+def test_unknown_setting_exits_2(project: Path, capsys):
+    write_settings(project, sourse="atomic.events")
+    result = run_cli(capsys, "validate", "-p", str(project))
+    assert result.code == 2
+    assert "setting 'sourse' (in signals_batch.yml): unknown setting" in result.err
+
+
+def test_bad_source_exits_2(project: Path, capsys):
+    write_settings(project, source="events")
+    result = run_cli(capsys, "validate", "-p", str(project))
+    assert result.code == 2
+    assert "setting 'source'" in result.err
+    assert "'events' is not [database.]schema.table" in result.err
+
+
+def test_bad_env_setting_exits_2_naming_the_variable(project: Path, capsys, monkeypatch):
+    monkeypatch.setenv("SIGNALS_BATCH_START_DATE", "garbage")
+    result = run_cli(capsys, "validate", "-p", str(project))
+    assert result.code == 2
+    assert "setting 'start_date' (from SIGNALS_BATCH_START_DATE)" in result.err
+    assert "'garbage' is not a date" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_unparsable_settings_file_exits_2(project: Path, capsys):
+    (project / "signals_batch.yml").write_text("start_date: 2025-13-01\n")
+    result = run_cli(capsys, "validate", "-p", str(project))
+    assert result.code == 2
+    assert "signals_batch.yml: cannot parse" in result.err
+
+
+def test_environment_wins_over_the_file(project: Path, capsys, monkeypatch):
+    other = project / "other_definitions"
+    other.mkdir()
+    (other / "g.yml").write_text(ONE_GROUP)
+    monkeypatch.setenv("SIGNALS_BATCH_DEFINITIONS", "other_definitions")
+    monkeypatch.setenv("SIGNALS_BATCH_TARGET_SCHEMA", "from_env")
+    monkeypatch.setenv("SIGNALS_BATCH_STORE__TYPE", "redis")
+    settings = load_settings(project)
+    assert settings.target_schema == "from_env"
+    assert settings.store.type == "redis"
+    assert settings.store.path == ".signals_batch/profiles.sqlite"  # still from the file
+    result = run_cli(capsys, "validate", "-p", str(project))
+    assert result.code == 0
+    assert result.out.splitlines() == [
+        "other_group_v1: batch, key user_id, 1 attributes",
+        "1 group(s) valid",
+    ]
+
+
+def test_missing_definitions_exits_2(project: Path, capsys):
+    write_settings(project, definitions="nowhere")
+    result = run_cli(capsys, "validate", "-p", str(project))
+    assert result.code == 2
+    assert "definitions not found" in result.err and "nowhere" in result.err
+
+
+# --------------------------------------------------------------------------- tracebacks
+
+
+def test_debug_raises_instead_of_printing(tmp_path: Path, capsys):
+    from signals_batch import cli
+
+    with pytest.raises(InvalidInput):
+        run_cli(capsys, "--debug", "validate", "-p", str(tmp_path))
+    cli._State.debug = False  # the callback sets it on every call; keep the module tidy
+
+
+def test_tracebacks_only_with_debug(tmp_path: Path):
+    project = make_project(tmp_path / "p", {"g.yml": "name: [unclosed\n"})
+    plain = run_process("validate", "-p", str(project))
+    assert plain.code == 2
+    assert "Traceback" not in plain.err
+    assert plain.err.startswith("error: invalid definitions (1 problem)")
+    debug = run_process("--debug", "validate", "-p", str(project))
+    assert debug.code != 0
+    assert "Traceback" in debug.err
+    assert "DefinitionError" in debug.err
