@@ -185,9 +185,8 @@ class Project:
             notices=notices,
         )
         timings = {node.name: node for node in result.nodes}
-        events_node = timings.get("signals_batch_events_this_run")
-        summary.new_events = events_node.rows_affected if events_node else None
         state = self._read_state()
+        summary.new_events = state.get("signals_batch_events_this_run", {}).get("row_count")
         for group in groups:
             node = timings.get(group.table_name)
             row = state.get(group.ident, {})
@@ -235,7 +234,12 @@ class Project:
                 f"select model, as_of, run_started_at, row_count, changed_count "
                 f'from "{schema}".signals_batch_state'
             ).fetchall()
-        return {
+            new_events = con.execute(
+                f'select count(*) from "{schema}".signals_batch_events_this_run'
+            ).fetchone()[0]
+        state = {
             r[0]: {"as_of": r[1], "run_started_at": r[2], "row_count": r[3], "changed_count": r[4]}
             for r in rows
         }
+        state["signals_batch_events_this_run"] = {"row_count": new_events}
+        return state
