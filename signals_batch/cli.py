@@ -269,6 +269,130 @@ def quickstart(
     )
 
 
+StoreOption = Annotated[
+    str | None,
+    typer.Option(
+        "--store", help="local | redis | http (default: `store.type` in signals_batch.yml)."
+    ),
+]
+
+
+@app.command()
+def sync(
+    project_dir: ProjectDir = Path("."),
+    store: StoreOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what would be sent; write nothing.")
+    ] = False,
+    full: Annotated[
+        bool,
+        typer.Option("--full", help="Resend every row and remove keys no longer in the tables."),
+    ] = False,
+    chunk_size: Annotated[
+        int, typer.Option("--chunk-size", min=1, help="Rows per write.")
+    ] = 10_000,
+    lock_timeout: Annotated[
+        float,
+        typer.Option(
+            "--lock-timeout", min=0, help="Seconds to wait for another sync of the same store."
+        ),
+    ] = 60.0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Push the rows that changed since the last sync into the Profiles Store, then
+    republish the groups online through the Signals API."""
+    project = _project(project_dir)
+    summary = project.sync(
+        store_type=store,
+        full=full,
+        dry_run=dry_run,
+        chunk_size=chunk_size,
+        lock_timeout=lock_timeout,
+        progress=None if _State.quiet else _notice,
+    )
+    for notice in summary.notices:
+        _notice(notice)
+    if as_json:
+        _emit_json(summary.to_dict())
+        return
+    verb = "would send" if dry_run else "sent"
+    table = Table(
+        title=f"sync to {summary.store} ({summary.seconds}s"
+        f"{', full' if full else ''}{', dry run' if dry_run else ''})"
+    )
+    for column in ("group", "table", f"rows {verb}", "removed", "watermark", "republished"):
+        table.add_column(column)
+    for g in summary.groups:
+        table.add_row(
+            g.group,
+            g.table,
+            str(g.rows_read),
+            str(g.rows_removed),
+            str(g.watermark),
+            {True: "yes", None: "-", False: "no"}[g.republished],
+        )
+    out.print(table)
+
+
+@app.command()
+def get(
+    key_value: Annotated[
+        str, typer.Argument(help="The attribute key's value (e.g. a domain_userid).")
+    ],
+    project_dir: ProjectDir = Path("."),
+    group: Annotated[str | None, typer.Option("--group", "-g", help="Only this group.")] = None,
+    store: StoreOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Read a profile back from the Profiles Store."""
+    project = _project(project_dir)
+    profiles = project.get(key_value, group=group, store_type=store)
+    if as_json:
+        _emit_json(profiles)
+        return
+    found = {g: values for g, values in profiles.items() if values is not None}
+    if not found:
+        raise SignalsBatchError(
+            f"no values for {key_value!r} in the store (groups: "
+            f"{', '.join(profiles)}); has `signals-batch sync` run?"
+        )
+    for name, values in found.items():
+        table = Table(title=f"{name} for {key_value}")
+        table.add_column("attribute")
+        table.add_column("value")
+        for attribute, value in values.items():
+            table.add_row(attribute, json.dumps(value, default=str))
+        out.print(table)
+
+
+@app.command()
+def status(
+    project_dir: ProjectDir = Path("."), store: StoreOption = None, as_json: JsonFlag = False
+) -> None:
+    """Per group: last run, as-of, rows, keys changed, store watermark and rows pending."""
+    project = _project(project_dir)
+    report = project.status(store_type=store)
+    if as_json:
+        _emit_json(report)
+        return
+    table = Table(title="signals-batch status")
+    for column in ("group", "last run", "as of", "rows", "changed", "watermark", "pending"):
+        table.add_column(column)
+    for row in report:
+        table.add_row(
+            row["group"],
+            str(row["last_run"]),
+            str(row["as_of"]),
+            str(row["rows"]),
+            str(row["changed"]),
+            str(row["watermark"]),
+            str(row["pending"]),
+        )
+    out.print(table)
+    if report:
+        _notice(f"store: {report[0]['store']}")
+
+
 def main() -> None:
     """Entry point: run the app; turn known errors into one line and an exit code."""
     try:

@@ -35,11 +35,27 @@ class StoreSettings(BaseModel):
     url: str | None = None
 
 
+DEFAULT_TOKEN_URL = (
+    "https://console.snowplowanalytics.com/api/msc/v1/organizations/{org_id}/credentials/v3/token"
+)
+
+
 class SignalsApiSettings(BaseModel):
+    """Where the Signals API is and how to call it; the secrets come from the environment."""
+
     model_config = ConfigDict(extra="forbid")
 
     url: str | None = None
     auth: Literal["sandbox", "bdp", "none"] = "sandbox"
+    # bdp: where the API key is exchanged for an access token; `{org_id}` is filled in.
+    token_url: str = DEFAULT_TOKEN_URL
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    # How many times a request is retried after a connection error, timeout, 5xx or 429.
+    retries: int = Field(default=4, ge=0, le=20)
+    # First wait between attempts; it doubles at each retry, up to max_wait_seconds.
+    backoff_seconds: float = Field(default=0.5, ge=0)
+    # Cap of any one wait, including the one a 429's Retry-After asks for.
+    max_wait_seconds: float = Field(default=30.0, ge=0)
 
 
 class Settings(BaseSettings):

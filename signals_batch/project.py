@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -20,6 +21,13 @@ from signals_batch.config import Settings, load_settings
 from signals_batch.definitions import Definitions, load_definitions
 from signals_batch.errors import InvalidInput
 from signals_batch.runner.dbt import DbtResult, ProgressCallback, invoke_dbt
+from signals_batch.stores import ProfileStore, open_store
+from signals_batch.sync.syncer import (
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_LOCK_TIMEOUT,
+    SyncSummary,
+    sync_groups,
+)
 
 STATE_DIR = ".signals_batch"
 PENDING_FULL_REFRESH = "full_refresh_pending"
@@ -215,6 +223,104 @@ class Project:
             vars=self.dbt_vars(),
             progress=progress,
         )
+
+    # ------------------------------------------------------------------ sync
+
+    def open_store(self, store_type: str | None = None) -> ProfileStore:
+        settings = self.settings.store
+        if store_type is not None and store_type != settings.type:
+            settings = settings.model_copy(update={"type": store_type})
+        return open_store(settings, self.dir)
+
+    def sync(
+        self,
+        store_type: str | None = None,
+        full: bool = False,
+        dry_run: bool = False,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        progress: Callable[[str], None] | None = None,
+    ) -> SyncSummary:
+        """Push the changed rows of every batch and external batch group into the store."""
+        from signals_batch.warehouse import connect
+
+        groups = self.definitions.batch_groups + self.definitions.external_groups
+        if not groups:
+            raise InvalidInput("no batch groups to sync: add definitions")
+        republisher = self.signals_api() if not dry_run else None
+        store = self.open_store(store_type)
+        try:
+            with connect(self.dir) as con:
+                return sync_groups(
+                    con,
+                    groups,
+                    store,
+                    self.settings.target_schema,
+                    full=full,
+                    dry_run=dry_run,
+                    chunk_size=chunk_size,
+                    lock_timeout=lock_timeout,
+                    republisher=republisher,
+                    progress=progress,
+                )
+        finally:
+            store.close()
+
+    def signals_api(self):
+        """The Signals API client, or None when no url is configured."""
+        if not self.settings.signals_api.url:
+            return None
+        from signals_batch.api.client import SignalsApiClient
+
+        return SignalsApiClient.from_settings(self.settings.signals_api)
+
+    def get(
+        self, key_value: str, group: str | None = None, store_type: str | None = None
+    ) -> dict[str, dict[str, Any] | None]:
+        """A key's values in the store, per group (all batch groups, or the one named)."""
+        groups = self.definitions.select([group] if group else None, external=True)
+        store = self.open_store(store_type)
+        try:
+            return {g.ident: store.get(g.ident, key_value) for g in groups}
+        finally:
+            store.close()
+
+    def status(self, store_type: str | None = None) -> list[dict[str, Any]]:
+        """Per group: last run, rows, the store's watermark and the rows waiting for a sync."""
+        from signals_batch.sync.source import count_changes, row_source
+        from signals_batch.warehouse import connect
+
+        groups = self.definitions.batch_groups + self.definitions.external_groups
+        state = self._read_state() if (self.dir / "warehouse.duckdb").exists() else {}
+        store = self.open_store(store_type)
+        report = []
+        try:
+            with connect(self.dir) as con:
+                for group in groups:
+                    run = state.get(group.ident, {})
+                    watermark = store.get_watermark(group.ident)
+                    source = row_source(group, self.settings.target_schema, None)
+                    try:
+                        pending = count_changes(con, source, watermark)
+                    except Exception:  # table not built yet
+                        pending = None
+                    report.append(
+                        {
+                            "group": group.ident,
+                            "type": group.type,
+                            "table": source.label,
+                            "last_run": run.get("run_started_at"),
+                            "as_of": run.get("as_of"),
+                            "rows": run.get("row_count"),
+                            "changed": run.get("changed_count"),
+                            "store": store.description,
+                            "watermark": watermark.updated_at if watermark else None,
+                            "pending": pending,
+                        }
+                    )
+        finally:
+            store.close()
+        return report
 
     def _read_state(self) -> dict[str, dict[str, Any]]:
         from signals_batch.warehouse import connect, profile_target

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -43,32 +42,22 @@ def run_quickstart(
     progress(f"generating dbt models and running them as of {as_of}")
     summary = project.run(as_of=as_of)
     group = project.definitions.batch_groups[0]
+    synced = project.sync()
+    progress(f"synced {sum(g.rows_written for g in synced.groups)} rows into the {synced.store}")
     with connect(folder) as con:
-        row = con.execute(
-            f'select * from "{project.settings.target_schema}"."{group.table_name}" '
-            f'order by "{group.key_name}" limit 1'
+        (key_value,) = con.execute(
+            f'select "{group.key_name}" from "{project.settings.target_schema}".'
+            f'"{group.table_name}" order by "{group.key_name}" limit 1'
         ).fetchone()
-        columns = [d[0] for d in con.description]
-    record = dict(zip(columns, row, strict=True))
-    key_value = record.pop(group.key_name)
-    record.pop("updated_at", None)
+    profile = project.get(key_value, group=group.ident)[group.ident] or {}
+    profile.pop("updated_at", None)
     return {
         "project_dir": str(folder),
         "as_of": as_of.isoformat(),
         "group": group.ident,
         "key": group.key_name,
         "key_value": key_value,
-        "attributes": {k: _plain(v) for k, v in record.items()},
+        "attributes": profile,
         "run": summary.to_dict(),
+        "sync": synced.to_dict(),
     }
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if isinstance(value, str) and value[:1] in "{[":
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value

@@ -63,10 +63,14 @@ class Definitions:
     def external_groups(self) -> list[AttributeGroup]:
         return [g for g in self.groups if g.type == "external_batch"]
 
-    def select(self, names: Iterable[str] | None) -> list[AttributeGroup]:
-        """Groups named in `names` (by name or name_vN); all batch groups when None."""
+    def select(self, names: Iterable[str] | None,
+               external: bool = False) -> list[AttributeGroup]:
+        """Groups named in `names` (by name or name_vN); all batch groups when None.
+
+        With `external`, external batch groups are candidates too."""
+        candidates = self.batch_groups + (self.external_groups if external else [])
         if not names:
-            return self.batch_groups
+            return candidates
         wanted = set(names)
         known = {g.name for g in self.groups} | {g.ident for g in self.groups}
         unknown = sorted(wanted - known)
@@ -75,7 +79,7 @@ class Definitions:
                 f"unknown group {', '.join(unknown)}: the definitions have "
                 f"{', '.join(sorted({g.ident for g in self.groups})) or 'no groups'}"
             )
-        return [g for g in self.batch_groups if g.name in wanted or g.ident in wanted]
+        return [g for g in candidates if g.name in wanted or g.ident in wanted]
 
 
 # What a pattern means, for messages that name the rule rather than quote a regex.

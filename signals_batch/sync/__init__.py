@@ -1,0 +1,1 @@
+"""Change detection, watermarks, the chunked push loop and republishing."""

@@ -1,0 +1,300 @@
+"""Sync end to end on DuckDB: store == table after every sync, nothing changed = nothing sent,
+only changed rows sent after a run, killed syncs recover, locks, failing stores."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+from engine import EngineProject
+from engine_groups import AGGREGATIONS, NETWORK_GROUP, USER_ID_GROUP
+
+from signals_batch import sample_events
+from signals_batch.errors import InvalidInput, SignalsBatchError
+from signals_batch.project import Project
+from signals_batch.stores.base import StoreError, StoreLocked
+from signals_batch.sync.source import _json_ready
+
+pytestmark = pytest.mark.dbt
+
+START = dt.date(2025, 1, 1)
+GROUPS = [AGGREGATIONS, USER_ID_GROUP, NETWORK_GROUP]
+
+
+@pytest.fixture(scope="module")
+def events() -> list[dict]:
+    return sample_events.generate_events(n_events=3000, days=10, users=60, seed=21, start=START)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, events) -> EngineProject:
+    """A project whose tables are built from the first two thirds of the events."""
+    project = EngineProject(tmp_path_factory.mktemp("sync"), GROUPS, start_date=START)
+    first, _second, _third = sample_events.loads(events, 3)
+    project.load(first)
+    project.run(as_of=START + dt.timedelta(days=10))
+    return project
+
+
+def _use_store(project: EngineProject, **store) -> None:
+    path = project.path / "signals_batch.yml"
+    settings = yaml.safe_load(path.read_text())
+    settings["store"] = store
+    path.write_text(yaml.safe_dump(settings))
+
+
+def assert_store_equals_tables(project: EngineProject, store_type: str | None = None) -> None:
+    """Every key of every table is in the store with exactly the table's values."""
+    p: Project = project.project
+    tables = project.rows()
+    store = p.open_store(store_type)
+    try:
+        for group in GROUPS:
+            ident = f"{group['name']}_v{group.get('version', 1)}"
+            types = {a["name"]: a["type"] for a in group["attributes"]}
+            rows = tables[f"{ident}_attributes"]
+            assert rows, ident
+            for key, row in rows.items():
+                stored = store.get(ident, key)
+                assert stored is not None, (ident, key)
+                for name, type_name in types.items():
+                    assert stored[name] == _json_ready(row[name], type_name), (ident, key, name)
+            assert store.count(ident) == len(rows), ident
+    finally:
+        store.close()
+
+
+def test_sync_fills_the_store_then_sends_nothing_when_nothing_changed(built):
+    _use_store(built, type="local", path="store-a.sqlite")
+    first = built.project.sync()
+    assert all(g.rows_read == g.rows_written > 0 for g in first.groups)
+    assert_store_equals_tables(built)
+    again = built.project.sync()
+    assert all(g.rows_read == 0 and g.rows_written == 0 for g in again.groups)
+    assert [g.watermark for g in again.groups] == [g.watermark for g in first.groups]
+
+
+def test_after_a_new_run_only_changed_rows_are_sent(tmp_path, events):
+    project = EngineProject(tmp_path, GROUPS, start_date=START)
+    first, second = sample_events.loads(events, 2)
+    project.load(first)
+    project.run(as_of=START + dt.timedelta(days=10))
+    project.project.sync()
+    project.load(second)
+    summary = project.run(as_of=START + dt.timedelta(days=10))
+    changed = {g.group: g.changed for g in summary.groups}
+    synced = project.project.sync()
+    for group in synced.groups:
+        assert group.rows_read == changed[group.group], group
+        assert 0 < group.rows_read
+    assert_store_equals_tables(project)
+    # a dry run of a new change counts and writes nothing
+    assert all(g.rows_read == 0 for g in project.project.sync(dry_run=True).groups)
+
+
+def test_full_sync_removes_keys_no_longer_in_the_tables(built):
+    _use_store(built, type="local", path="store-full.sqlite")
+    built.project.sync()
+    store = built.project.open_store()
+    store.upsert(store_spec := _spec("logged_in_v1"), [_row("ghost-key")])
+    assert store.get("logged_in_v1", "ghost-key") is not None
+    store.close()
+    summary = built.project.sync(full=True)
+    removed = {g.group: g.rows_removed for g in summary.groups}
+    assert removed["logged_in_v1"] == 1 and sum(removed.values()) == 1
+    assert_store_equals_tables(built)
+    del store_spec
+
+
+def _spec(ident):
+    from signals_batch.stores.base import GroupSpec
+
+    return GroupSpec(
+        ident=ident, key_name="user_id", attributes=("purchases",), ttl_seconds={"purchases": None}
+    )
+
+
+def _row(key):
+    from signals_batch.stores.base import ProfileRow
+
+    return ProfileRow(key, {"purchases": 1}, dt.datetime(2025, 1, 1))
+
+
+def test_a_store_failing_mid_sync_exits_with_the_watermark_behind_what_was_written(
+    built, monkeypatch
+):
+    _use_store(built, type="local", path="store-failing.sqlite")
+    from signals_batch.stores.local import LocalStore
+
+    original = LocalStore.upsert
+    calls = {"n": 0}
+
+    def flaky(self, group, rows, watermark=None, mark=None):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise StoreError("local store went away")
+        return original(self, group, rows, watermark=watermark, mark=mark)
+
+    monkeypatch.setattr(LocalStore, "upsert", flaky)
+    with pytest.raises(StoreError):
+        built.project.sync(chunk_size=7)
+    monkeypatch.setattr(LocalStore, "upsert", original)
+    store = built.project.open_store()
+    tables = built.rows()
+    for group in GROUPS:
+        ident = f"{group['name']}_v{group.get('version', 1)}"
+        watermark = store.get_watermark(ident)
+        if watermark is None:
+            continue
+        for key, row in tables[f"{ident}_attributes"].items():
+            if (row["updated_at"], key) <= (watermark.updated_at, watermark.key_value):
+                assert store.get(ident, key) is not None, "watermark ahead of the rows"
+    store.close()
+    built.project.sync()
+    assert_store_equals_tables(built)
+
+
+def test_killed_syncs_recover_on_the_next_run(built):
+    """SIGKILL at random points of a sync, then sync again: store == tables, every time."""
+    rng = random.Random(3)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    for trial in range(20):
+        path = f"store-kill-{trial}.sqlite"
+        _use_store(built, type="local", path=path)
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "signals_batch.cli",
+                "-q",
+                "sync",
+                "-p",
+                str(built.path),
+                "--chunk-size",
+                "5",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(rng.uniform(0.8, 3.0))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        store = built.project.open_store()
+        tables = built.rows()
+        for group in GROUPS:  # the watermark never runs ahead of the rows
+            ident = f"{group['name']}_v{group.get('version', 1)}"
+            watermark = store.get_watermark(ident)
+            for key, row in tables[f"{ident}_attributes"].items():
+                if watermark and (row["updated_at"], key) <= (
+                    watermark.updated_at,
+                    watermark.key_value,
+                ):
+                    assert store.get(ident, key) is not None, (trial, ident, key)
+        store.close()
+        built.project.sync()
+        assert_store_equals_tables(built)
+
+
+def test_a_second_sync_waits_for_the_lock_then_fails_cleanly(built):
+    _use_store(built, type="local", path="store-lock.sqlite")
+    store = built.project.open_store()
+    with store.lock(timeout=1):
+        with pytest.raises(StoreLocked) as error:
+            built.project.sync(lock_timeout=0.3)
+        assert "another sync" in str(error.value)
+    store.close()
+    built.project.sync(lock_timeout=0.3)
+    assert_store_equals_tables(built)
+
+
+def test_the_cli_sync_reports_and_exits_1_when_locked(built):
+    _use_store(built, type="local", path="store-cli.sqlite")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    command = [sys.executable, "-m", "signals_batch.cli", "sync", "-p", str(built.path)]
+    store = built.project.open_store()
+    with store.lock(timeout=1):
+        locked = subprocess.run(
+            [*command, "--lock-timeout", "0.2"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    store.close()
+    assert locked.returncode == 1
+    assert "another sync" in locked.stderr and "Traceback" not in locked.stderr
+    done = subprocess.run(
+        [*command, "--json"], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "republishing the groups online was skipped" in done.stderr
+
+
+def test_external_batch_groups_sync_their_own_table(tmp_path, events):
+    from signals_batch.warehouse import connect
+
+    external = {
+        "name": "crm",
+        "version": 1,
+        "type": "external_batch",
+        "owner": "crm@example.com",
+        "attribute_key": "user_id",
+        "batch_source": {
+            "name": "crm_customers",
+            "database": "warehouse",
+            "schema": "crm",
+            "table": "customers",
+            "timestamp_field": "changed_at",
+        },
+        "fields": [
+            {"name": "lifetime_value", "type": "double"},
+            {"name": "segment", "type": "string"},
+        ],
+    }
+    project = EngineProject(tmp_path, [NETWORK_GROUP, external], start_date=START)
+    project.load(events[:50])
+    project.run(as_of=START + dt.timedelta(days=2))
+    with connect(project.path) as con:
+        con.execute("create schema crm")
+        con.execute(
+            "create table crm.customers (user_id varchar, lifetime_value double, "
+            "segment varchar, changed_at timestamp)"
+        )
+        con.execute(
+            "insert into crm.customers values ('u1', 10.5, 'gold', '2025-01-01'), "
+            "('u2', 3, 'silver', '2025-01-02'), (NULL, 1, 'x', '2025-01-02')"
+        )
+    summary = project.project.sync(chunk_size=1)
+    crm = {g.group: g for g in summary.groups}["crm_v1"]
+    assert crm.rows_read == 2 and crm.watermark.startswith("2025-01-02")
+    assert project.project.get("u1", group="crm")["crm_v1"]["segment"] == "gold"
+    with connect(project.path) as con:
+        con.execute(
+            "update crm.customers set segment = 'platinum', changed_at = '2025-01-03' "
+            "where user_id = 'u2'"
+        )
+    again = {g.group: g for g in project.project.sync().groups}["crm_v1"]
+    assert again.rows_read == 1
+    assert project.project.get("u2", group="crm")["crm_v1"]["segment"] == "platinum"
+    # a field the table does not have: a clear error before anything is sent
+    external["fields"].append({"name": "churn_risk", "type": "double"})
+    path = project.path / "definitions" / "groups.yml"
+    path.write_text(yaml.safe_dump([NETWORK_GROUP, external], sort_keys=False))
+    with pytest.raises(InvalidInput) as error:
+        project.project.sync()
+    assert "crm_v1" in str(error.value) and "churn_risk" in str(error.value)
+
+
+def test_sync_before_any_run_says_what_to_do(tmp_path):
+    project = EngineProject(tmp_path, [NETWORK_GROUP], start_date=START)
+    with pytest.raises(SignalsBatchError) as error:
+        project.project.sync()
+    assert "run `signals-batch run` first" in str(error.value)
