@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -395,6 +396,8 @@ def status(
 
 def main() -> None:
     """Entry point: run the app; turn known errors into one line and an exit code."""
+    # httpx logs whole request URLs at INFO; they can carry an organisation id.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         app(standalone_mode=False)
     except SignalsBatchError as error:

@@ -251,11 +251,13 @@ class Project:
         store = self.open_store(store_type)
         try:
             with connect(self.dir) as con:
+                (database,) = con.execute("select current_database()").fetchone()
                 return sync_groups(
                     con,
                     groups,
                     store,
                     self.settings.target_schema,
+                    database=database,
                     full=full,
                     dry_run=dry_run,
                     chunk_size=chunk_size,
@@ -265,6 +267,8 @@ class Project:
                 )
         finally:
             store.close()
+            if republisher is not None:
+                republisher.close()
 
     def signals_api(self):
         """The Signals API client, or None when no url is configured."""

@@ -4,3 +4,5 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+
+from servers import *  # noqa: E402,F403  (redis_server, push_server, ... fixtures)
