@@ -15,6 +15,7 @@ import pytest
 import yaml
 from engine import EngineProject
 from engine_groups import AGGREGATIONS, NETWORK_GROUP, USER_ID_GROUP
+from test_api_client import stub  # noqa: F401  (fixture)
 
 from signals_batch import sample_events
 from signals_batch.errors import InvalidInput, SignalsBatchError
@@ -298,3 +299,38 @@ def test_sync_before_any_run_says_what_to_do(tmp_path):
     with pytest.raises(SignalsBatchError) as error:
         project.project.sync()
     assert "run `signals-batch run` first" in str(error.value)
+
+
+def test_sync_republishes_each_synced_group_online_with_its_batch_source(
+        tmp_path, events, stub):  # noqa: F811 (the fixture imported above)
+    # groups written with the long property form, which the Signals registry needs
+    groups = [USER_ID_GROUP, NETWORK_GROUP]
+    project = EngineProject(tmp_path, groups, start_date=START)
+    project.load(events)
+    project.run(as_of=START + dt.timedelta(days=10))
+    path = project.path / "signals_batch.yml"
+    settings = yaml.safe_load(path.read_text())
+    settings["signals_api"] = {"url": stub.url, "auth": "none", "backoff_seconds": 0.01}
+    path.write_text(yaml.safe_dump(settings))
+    summary = project.project.sync()
+    assert all(g.republished for g in summary.groups)
+    registered = stub.registry[("network", 2)]
+    assert registered["online"] is True
+    assert registered["batch_source"]["table"] == "network_v2_attributes"
+    assert registered["batch_source"]["schema"] == "signals"
+    assert registered["batch_source"]["database"] == "warehouse"
+    assert registered["batch_source"]["timestamp_field"] == "updated_at"
+    published = [r for r in stub.api_requests if r.path == "/api/v1/engines/publish"]
+    assert len(published) == len(groups)
+    # nothing changed: nothing sent, nothing republished
+    before = len(stub.api_requests)
+    again = project.project.sync()
+    assert all(g.republished is None for g in again.groups)
+    assert len(stub.api_requests) == before
+    # the API refusing us: a clear error naming the group, the rows are in the store
+    from test_api_client import Step
+
+    stub.plan = [Step(401, {"detail": "bad token"})] * 3
+    with pytest.raises(SignalsBatchError) as error:
+        project.project.sync(full=True)
+    assert "401" in str(error.value) and "logged_in_v1" in str(error.value)
