@@ -33,6 +33,8 @@ class StoreSettings(BaseModel):
     type: Literal["local", "redis", "http"] = "local"
     path: str = ".signals_batch/profiles.sqlite"
     url: str | None = None
+    # how long a killed sync's lock on a redis/http store outlives it
+    lock_lease_seconds: float = Field(default=30.0, gt=0)
 
 
 DEFAULT_TOKEN_URL = (

@@ -219,9 +219,6 @@ def test_finish_full_removes_unmarked_keys_only(store: ProfileStore) -> None:
 
 
 def test_full_sync_keeps_a_key_whose_stored_row_is_newer(make_store: StoreFactory) -> None:
-    if make_store.kind in ("local", "http"):  # http: the push server here runs a LocalStore
-        pytest.xfail("LocalStore ignores an older row entirely, so its key misses the mark "
-                     "and finish_full removes a key that is still in the table")
     store = make_store()
     group = spec()
     store.upsert(group, [row("k", at(10), a="newer", b=1)])
@@ -598,7 +595,7 @@ def test_http_retries_5xx_and_429_but_not_4xx(tmp_path: Path) -> None:
     from signals_batch.stores.http import HttpStore
 
     app = push_app(lambda: LocalStore(tmp_path / "p.sqlite"))
-    failures = {"/api/v1/batch-store/upsert": [503, 429, 500]}
+    failures = {"/api/v1/batch-store/upsert": [503, 429, -429, 500]}  # -429: no Retry-After
     calls: list[int] = []
 
     @app.middleware("http")
@@ -607,21 +604,23 @@ def test_http_retries_5xx_and_429_but_not_4xx(tmp_path: Path) -> None:
         if planned:
             status = planned.pop(0)
             calls.append(status)
-            return JSONResponse({"detail": "try again"}, status_code=status,
+            return JSONResponse({"detail": "try again"}, status_code=abs(status),
                                 headers={"Retry-After": "0"} if status == 429 else {})
         return await call_next(request)
 
     with running_app(app) as url:
-        store = HttpStore(url, retries=4, retry_wait=0.05)
+        store = HttpStore(url, retries=5, retry_wait=0.05)
         assert store.upsert(spec(), [row("u", at(1), a=1, b=1)]) == 1
-        assert calls == [503, 429, 500]
-        failures["/api/v1/batch-store/upsert"] = [503, 503, 503, 503, 503]
+        assert calls == [503, 429, -429, 500]
+        failures["/api/v1/batch-store/upsert"] = [503] * 3
+        impatient = HttpStore(url, retries=2, retry_wait=0.05)
         with pytest.raises(StoreError, match="answered 503: try again"):
-            store.upsert(spec(), [row("u", at(1), a=1, b=1)])
+            impatient.upsert(spec(), [row("u", at(1), a=1, b=1)])
+        impatient.close()
         failures["/api/v1/batch-store/upsert"] = [400, 503]
         with pytest.raises(StoreError, match="answered 400"):
             store.upsert(spec(), [row("u", at(1), a=1, b=1)])
-        assert failures["/api/v1/batch-store/upsert"] == [503]  # 400 was not retried
+        assert failures["/api/v1/batch-store/upsert"] == [503]  # the 400 was not retried
         store.close()
 
 

@@ -162,46 +162,51 @@ def test_a_store_failing_mid_sync_exits_with_the_watermark_behind_what_was_writt
     assert_store_equals_tables(built)
 
 
-def test_killed_syncs_recover_on_the_next_run(built):
-    """SIGKILL at random points of a sync, then sync again: store == tables, every time."""
-    rng = random.Random(3)
+def _sync_killed_mid_way(project: EngineProject, rng: random.Random) -> bool:
+    """Start `signals-batch sync` in a process, SIGKILL it at a random point after its first
+    chunk is written; True when it was still running (killed mid-sync)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    for trial in range(20):
-        path = f"store-kill-{trial}.sqlite"
-        _use_store(built, type="local", path=path)
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "signals_batch.cli",
-                "-q",
-                "sync",
-                "-p",
-                str(built.path),
-                "--chunk-size",
-                "5",
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        time.sleep(rng.uniform(0.8, 3.0))
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-        store = built.project.open_store()
-        tables = built.rows()
-        for group in GROUPS:  # the watermark never runs ahead of the rows
+    process = subprocess.Popen(
+        [sys.executable, "-m", "signals_batch.cli", "sync", "-p", str(project.path),
+         "--chunk-size", "2"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True)
+    assert process.stderr is not None
+    for line in process.stderr:  # progress lines: "<group>: N rows sent"
+        if "rows sent" in line:
+            break
+    time.sleep(rng.uniform(0, 0.8))
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    process.stderr.close()
+    return process.returncode == -signal.SIGKILL
+
+
+def _assert_watermark_behind_rows(project: EngineProject) -> None:
+    store = project.project.open_store()
+    tables = project.rows()
+    try:
+        for group in GROUPS:
             ident = f"{group['name']}_v{group.get('version', 1)}"
             watermark = store.get_watermark(ident)
             for key, row in tables[f"{ident}_attributes"].items():
-                if watermark and (row["updated_at"], key) <= (
-                    watermark.updated_at,
-                    watermark.key_value,
-                ):
-                    assert store.get(ident, key) is not None, (trial, ident, key)
+                if watermark and (row["updated_at"], key) <= (watermark.updated_at,
+                                                              watermark.key_value):
+                    assert store.get(ident, key) is not None, (ident, key)
+    finally:
         store.close()
+
+
+def test_killed_syncs_recover_on_the_next_run(built):
+    """SIGKILL at random points of a sync, then sync again: store == tables, every time."""
+    rng = random.Random(3)
+    killed = 0
+    for trial in range(20):
+        _use_store(built, type="local", path=f"store-kill-{trial}.sqlite")
+        killed += _sync_killed_mid_way(built, rng)
+        _assert_watermark_behind_rows(built)
         built.project.sync()
         assert_store_equals_tables(built)
+    assert killed >= 15, f"only {killed} of 20 syncs were still running when killed"
 
 
 def test_a_second_sync_waits_for_the_lock_then_fails_cleanly(built):
@@ -334,3 +339,61 @@ def test_sync_republishes_each_synced_group_online_with_its_batch_source(
     with pytest.raises(SignalsBatchError) as error:
         project.project.sync(full=True)
     assert "401" in str(error.value) and "logged_in_v1" in str(error.value)
+
+
+# --------------------------------------------------------------------------- redis
+
+
+@pytest.mark.server
+def test_sync_into_redis_equals_the_tables_and_resends_nothing(built, redis_url):
+    _use_store(built, type="redis", url=redis_url, lock_lease_seconds=2)
+    first = built.project.sync(chunk_size=500)
+    assert all(g.rows_written == g.rows_read > 0 for g in first.groups)
+    assert_store_equals_tables(built)
+    again = built.project.sync()
+    assert all(g.rows_read == 0 for g in again.groups)
+    removed = built.project.sync(full=True)
+    assert sum(g.rows_removed for g in removed.groups) == 0
+    assert_store_equals_tables(built)
+
+
+@pytest.mark.server
+def test_killed_syncs_into_redis_recover_on_the_next_run(built, redis_url):
+    import redis
+
+    rng = random.Random(8)
+    killed = 0
+    for _trial in range(6):
+        redis.Redis.from_url(redis_url).flushall()
+        _use_store(built, type="redis", url=redis_url, lock_lease_seconds=1)
+        killed += _sync_killed_mid_way(built, rng)
+        _assert_watermark_behind_rows(built)
+        # the dead sync's lock lease runs out, then the next sync completes the job
+        built.project.sync(lock_timeout=10)
+        assert_store_equals_tables(built, "redis")
+    assert killed >= 4
+
+
+@pytest.mark.server
+def test_redis_going_down_mid_sync_exits_1_and_a_later_sync_completes(
+        built, private_redis_server):
+    _use_store(built, type="redis", url=private_redis_server.url, lock_lease_seconds=1)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "signals_batch.cli", "sync", "-p", str(built.path),
+         "--chunk-size", "2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    assert process.stderr is not None
+    for line in process.stderr:  # wait until it is writing, then take the server away
+        if "rows sent" in line:
+            break
+    private_redis_server.stop()
+    _out, rest = process.communicate(timeout=120)
+    err = line + rest
+    assert process.returncode == 1, err
+    assert "redis store redis://127.0.0.1" in err
+    assert private_redis_server.password not in err and "Traceback" not in err
+    private_redis_server.start()  # a new, empty server on a new port
+    _use_store(built, type="redis", url=private_redis_server.url, lock_lease_seconds=1)
+    built.project.sync()
+    assert_store_equals_tables(built, "redis")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -55,6 +56,19 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
+def _release_duckdb() -> None:
+    """dbt-duckdb keeps the database open for the life of the process; close it, so other
+    processes (a sync, a BI tool) can open the file once dbt is done."""
+    connections = sys.modules.get("dbt.adapters.duckdb.connections")
+    if connections is None:
+        return
+    manager = connections.DuckDBConnectionManager
+    with manager._LOCK:
+        environment, manager._ENV = manager._ENV, None
+    if environment is not None and hasattr(environment, "close"):
+        environment.close()
+
+
 def _progress_listener(progress: ProgressCallback | None) -> Callable[[Any], None]:
     def listen(event: Any) -> None:
         if progress is None:
@@ -98,7 +112,10 @@ def invoke_dbt(
         args += ["--vars", json.dumps(vars, sort_keys=True, default=str)]
     runner = dbtRunner(callbacks=[_progress_listener(progress)])
     with _DBT_LOCK, _environment(env or {}):
-        outcome = runner.invoke(args)
+        try:
+            outcome = runner.invoke(args)
+        finally:
+            _release_duckdb()
     result = DbtResult(command=command[0], success=outcome.success)
     for item in getattr(outcome.result, "results", None) or []:
         node = getattr(item, "node", None)

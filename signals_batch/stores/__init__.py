@@ -41,7 +41,7 @@ def open_store(settings: StoreSettings, project_dir: Path) -> ProfileStore:
     if settings.type == "redis":
         from signals_batch.stores.redis_store import RedisStore
 
-        return RedisStore(settings.url)
+        return RedisStore(settings.url, lock_lease=settings.lock_lease_seconds)
     from signals_batch.stores.http import HttpStore
 
-    return HttpStore(settings.url)
+    return HttpStore(settings.url, lock_lease=settings.lock_lease_seconds)

@@ -41,23 +41,8 @@ API_PREFIX = "/api/v1/batch-store"
 TOKEN_ENV = "SIGNALS_SANDBOX_TOKEN"
 LOCK_HEADER = "X-Lock-Token"
 DEFAULT_LOCK_LEASE = 30.0
-LOCK_LEASE_ENV = "SIGNALS_BATCH_STORE_LOCK_LEASE"
 MAX_RETRY_AFTER = 30.0
 MAX_BACKOFF = 8.0
-
-
-def default_lock_lease() -> float:
-    """The lock lease in seconds: $SIGNALS_BATCH_STORE_LOCK_LEASE, else 30."""
-    value = os.environ.get(LOCK_LEASE_ENV)
-    if not value:
-        return DEFAULT_LOCK_LEASE
-    try:
-        lease = float(value)
-    except ValueError:
-        raise InvalidInput(f"{LOCK_LEASE_ENV}={value!r} is not a number of seconds") from None
-    if lease <= 0:
-        raise InvalidInput(f"{LOCK_LEASE_ENV} must be more than 0 seconds")
-    return lease
 
 
 def public_url(url: str) -> str:
@@ -102,7 +87,7 @@ class HttpStore:
                  check: bool = True):
         public = public_url(url)
         self.description = f"http store {public}"
-        self.lock_lease = default_lock_lease() if lock_lease is None else float(lock_lease)
+        self.lock_lease = DEFAULT_LOCK_LEASE if lock_lease is None else float(lock_lease)
         self._retries = max(1, retries)  # attempts in all
         self._retry_wait = retry_wait  # the first backoff, doubled on each retry
         token = token if token is not None else os.environ.get(TOKEN_ENV) or None
@@ -142,8 +127,9 @@ class HttpStore:
         error = state.outcome.exception() if state.outcome else None
         response = getattr(error, "response", None)
         if response is not None and response.status_code == 429:
-            with suppress(ValueError):
-                return min(MAX_RETRY_AFTER, max(0.0, float(response.headers["retry-after"])))
+            with suppress(ValueError):  # absent, or a date: the usual backoff
+                seconds = float(response.headers.get("retry-after", ""))
+                return min(MAX_RETRY_AFTER, max(0.0, seconds))
         backoff = self._retry_wait * 2 ** (state.attempt_number - 1)
         return min(MAX_BACKOFF, backoff) + random.uniform(0, self._retry_wait)
 

@@ -45,9 +45,16 @@ _UPSERT = """
 insert into profiles (group_ident, key_value, key_name, attributes, expires, updated_at, mark)
 values (?, ?, ?, ?, ?, ?, ?)
 on conflict (group_ident, key_value) do update set
-    key_name = excluded.key_name, attributes = excluded.attributes,
-    expires = excluded.expires, updated_at = excluded.updated_at, mark = excluded.mark
-where excluded.updated_at >= profiles.updated_at
+    key_name = iif(excluded.updated_at >= profiles.updated_at, excluded.key_name,
+                   profiles.key_name),
+    attributes = iif(excluded.updated_at >= profiles.updated_at, excluded.attributes,
+                     profiles.attributes),
+    expires = iif(excluded.updated_at >= profiles.updated_at, excluded.expires,
+                  profiles.expires),
+    updated_at = max(excluded.updated_at, profiles.updated_at),
+    mark = coalesce(excluded.mark, profiles.mark)
+-- newer wins; an older row still carries a full sync's mark, since its key is in the table
+where excluded.updated_at >= profiles.updated_at or excluded.mark is not null
 """
 
 

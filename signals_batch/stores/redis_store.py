@@ -13,8 +13,10 @@ Layout (db of the url):
 
 An upsert is one MULTI/EXEC transaction per chunk: a server-side script writes the rows
 (newer wins: a stored `__updated_at` greater than the row's keeps the stored row, an equal one
-is rewritten) and the last command of the transaction sets the watermark, so the watermark
-never lands without the rows. The scripts assume a standalone server (not redis cluster).
+is rewritten; an older row of a full sync still gets the mark, as its key is in the table) and
+the last command of the transaction sets the watermark, so the watermark never lands without
+the rows; should a script fail part way, the watermark is put back as it was. The scripts
+assume a standalone server (not redis cluster).
 """
 
 from __future__ import annotations
@@ -54,7 +56,6 @@ MARK = "__mark"
 EXPIRES = "__expires:"
 DEFAULT_LOCK_LEASE = 30.0
 #: environment variable overriding the lock lease (seconds), e.g. for fault tests
-LOCK_LEASE_ENV = "SIGNALS_BATCH_STORE_LOCK_LEASE"
 #: rows per script call inside a chunk's transaction (keeps each call's arguments small)
 SCRIPT_BATCH = 1000
 
@@ -119,20 +120,6 @@ return 0
 """
 
 _EPOCH = dt.datetime(1970, 1, 1)
-
-
-def default_lock_lease() -> float:
-    """The lock lease in seconds: $SIGNALS_BATCH_STORE_LOCK_LEASE, else 30."""
-    value = os.environ.get(LOCK_LEASE_ENV)
-    if not value:
-        return DEFAULT_LOCK_LEASE
-    try:
-        lease = float(value)
-    except ValueError:
-        raise InvalidInput(f"{LOCK_LEASE_ENV}={value!r} is not a number of seconds") from None
-    if lease <= 0:
-        raise InvalidInput(f"{LOCK_LEASE_ENV} must be more than 0 seconds")
-    return lease
 
 
 def public_url(url: str) -> str:
@@ -232,7 +219,7 @@ class RedisStore:
         self.description = f"redis store {public_url(url)}"
         parts = urlsplit(url)
         self._secrets = [s for s in {parts.password, unquote(parts.password or "")} if s]
-        self.lock_lease = default_lock_lease() if lock_lease is None else float(lock_lease)
+        self.lock_lease = DEFAULT_LOCK_LEASE if lock_lease is None else float(lock_lease)
         self._lock_lost = threading.Event()
         try:
             self._client = redis.Redis.from_url(
