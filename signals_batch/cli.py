@@ -1,7 +1,8 @@
 """The `signals-batch` command: parse, call one function of the Python API, render.
 
 Data goes to stdout (`--json` for machines); progress, notices and errors to stderr.
-Exit codes: 0 ok, 1 failure, 2 invalid input or usage.
+Exit codes: 0 ok, 1 failure, 2 invalid input or usage (never 99, Airflow's "skipped").
+`--log-format json` turns everything on stderr into JSON lines, for schedulers.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import datetime as dt
 import json
 import logging
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,9 +33,15 @@ out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
 
+class LogFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
 class _State:
     debug = False
     quiet = False
+    log_format = LogFormat.text
 
 
 ProjectDir = Annotated[
@@ -46,19 +54,91 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable J
 def _global(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
+    log_format: Annotated[
+        LogFormat,
+        typer.Option(
+            "--log-format",
+            help="text, or json: one JSON object per line on stderr "
+            '({"time", "level", "message", ...}), for schedulers.',
+        ),
+    ] = LogFormat.text,
 ) -> None:
-    _State.debug, _State.quiet = debug, quiet
+    _State.debug, _State.quiet, _State.log_format = debug, quiet, log_format
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h.formatter, _JsonFormatter)]:
+        root.removeHandler(handler)
+    logging.captureWarnings(log_format == LogFormat.json)
+    if log_format == LogFormat.json:  # library warnings as JSON lines too
+        handler = logging.StreamHandler()
+        handler.setFormatter(_JsonFormatter())
+        root.addHandler(handler)
+        if debug:
+            root.setLevel(logging.DEBUG)
 
 
-def _notice(message: str) -> None:
-    if not _State.quiet:
+def _log(level: str, message: str, **fields: Any) -> None:
+    """One JSON line on stderr (--log-format json)."""
+    record = {
+        "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
+        "level": level,
+        "message": message,
+        **fields,
+    }
+    sys.stderr.write(json.dumps(record, default=str) + "\n")
+    sys.stderr.flush()
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps(
+            {
+                "time": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(
+                    timespec="milliseconds"
+                ),
+                "level": record.levelname.lower(),
+                "message": record.getMessage(),
+                "logger": record.name,
+            },
+            default=str,
+        )
+
+
+def _notice(message: str, **fields: Any) -> None:
+    if _State.quiet:
+        return
+    if _State.log_format == LogFormat.json:
+        _log("info", message, **fields)
+    else:
         err.print(message, markup=False, highlight=False)
+
+
+def _summary(line: str, data: dict[str, Any], stdout: bool = True) -> None:
+    """The one-line outcome of run / sync: on stdout, and as a JSON log record."""
+    if stdout:
+        out.print(line, markup=False, highlight=False)
+    if _State.log_format == LogFormat.json and not _State.quiet:
+        _log("info", line, event="summary", summary=data)
 
 
 def _progress_printer():
     """Plain progress lines on stderr; a rich progress bar on a terminal."""
     if _State.quiet:
         return None, None
+    if _State.log_format == LogFormat.json:
+
+        def record(node: str, status: str, index: int, total: int) -> None:
+            if status != "started":
+                _log(
+                    "info",
+                    f"[{index}/{total}] {node}: {status}",
+                    event="progress",
+                    node=node,
+                    status=status,
+                    index=index,
+                    total=total,
+                )
+
+        return record, None
     if err.is_terminal:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -113,7 +193,7 @@ def _emit_json(data: Any) -> None:
 def init(
     directory: Annotated[Path, typer.Argument(help="Folder to create the project in.")] = Path("."),
     warehouse: Annotated[
-        str, typer.Option(help="duckdb (snowflake and bigquery: coming)")
+        str, typer.Option(help="duckdb or snowflake (bigquery: coming)")
     ] = "duckdb",
     start_date: Annotated[
         str, typer.Option(help="Events before this day never count.")
@@ -202,6 +282,12 @@ def run(
     select: Annotated[
         list[str] | None, typer.Option("--select", "-s", help="Only this group (repeatable).")
     ] = None,
+    lock_timeout: Annotated[
+        float,
+        typer.Option(
+            "--lock-timeout", min=0, help="Seconds to wait for another run of the same project."
+        ),
+    ] = 60.0,
     as_json: JsonFlag = False,
 ) -> None:
     """Generate the models, then build them incrementally in the warehouse."""
@@ -209,15 +295,27 @@ def run(
     reference = _parse_date(as_of)
     summary = _with_progress(
         lambda update: project.run(
-            as_of=reference, full_refresh=full_refresh, select=select, progress=update
+            as_of=reference,
+            full_refresh=full_refresh,
+            select=select,
+            progress=update,
+            lock_timeout=lock_timeout,
         )
     )
     for notice in summary.notices:
         _notice(notice)
+    mode = "full refresh" if summary.full_refresh else "incremental"
+    line = (
+        f"run ok: as of {summary.as_of}, {mode}, {len(summary.groups)} group(s), "
+        f"{sum(g.rows or 0 for g in summary.groups)} rows, "
+        f"{sum(g.changed or 0 for g in summary.groups)} changed, "
+        f"{summary.new_events if summary.new_events is not None else '?'} new events, "
+        f"{summary.seconds}s"
+    )
     if as_json:
         _emit_json(summary.to_dict())
+        _summary(line, summary.to_dict(), stdout=False)
         return
-    mode = "full refresh" if summary.full_refresh else "incremental"
     table = Table(
         title=f"run as of {summary.as_of} ({mode}, {summary.seconds}s, "
         f"{summary.new_events if summary.new_events is not None else '?'} new events)"
@@ -227,6 +325,7 @@ def run(
     for g in summary.groups:
         table.add_row(g.group, g.table, str(g.rows), str(g.changed))
     out.print(table)
+    _summary(line, summary.to_dict())
 
 
 @app.command()
@@ -313,10 +412,19 @@ def sync(
     )
     for notice in summary.notices:
         _notice(notice)
+    verb = "would send" if dry_run else "sent"
+    republished = sum(1 for g in summary.groups if g.republished)
+    line = (
+        f"sync {'dry run' if dry_run else 'ok'}: {len(summary.groups)} group(s), "
+        f"{sum(g.rows_read for g in summary.groups)} rows {verb}, "
+        f"{sum(g.rows_removed for g in summary.groups)} removed, "
+        f"{republished} republished, to the {summary.store}{', full' if full else ''}, "
+        f"{summary.seconds}s"
+    )
     if as_json:
         _emit_json(summary.to_dict())
+        _summary(line, summary.to_dict(), stdout=False)
         return
-    verb = "would send" if dry_run else "sent"
     table = Table(
         title=f"sync to {summary.store} ({summary.seconds}s"
         f"{', full' if full else ''}{', dry run' if dry_run else ''})"
@@ -333,6 +441,7 @@ def sync(
             {True: "yes", None: "-", False: "no"}[g.republished],
         )
     out.print(table)
+    _summary(line, summary.to_dict())
 
 
 @app.command()
@@ -394,6 +503,38 @@ def status(
         _notice(f"store: {report[0]['store']}")
 
 
+@app.command()
+def serve(
+    project_dir: ProjectDir = Path("."),
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8400,
+    no_auth: Annotated[
+        bool,
+        typer.Option("--no-auth", help="No bearer token (only on a loopback address)."),
+    ] = False,
+) -> None:
+    """A local Signals-compatible API over the project's store, for the Signals SDK.
+
+    Clients send $SIGNALS_SANDBOX_TOKEN as a bearer token."""
+    import os
+
+    from signals_batch.api.server import TOKEN_ENV
+    from signals_batch.api.server import serve as run_server
+
+    run_server(
+        project_dir,
+        host,
+        port,
+        token=os.environ.get(TOKEN_ENV),
+        no_auth=no_auth,
+        log_level="warning" if _State.quiet else "info",
+        started=lambda url: _notice(
+            f"serving {url} ({'no authentication' if no_auth else 'bearer token: $' + TOKEN_ENV})"
+            f" for the project {Path(project_dir).resolve()}; Ctrl+C stops"
+        ),
+    )
+
+
 def main() -> None:
     """Entry point: run the app; turn known errors into one line and an exit code."""
     # httpx logs whole request URLs at INFO; they can carry an organisation id.
@@ -403,29 +544,38 @@ def main() -> None:
     except SignalsBatchError as error:
         if _State.debug:
             raise
-        err.print(f"error: {error}", markup=False, highlight=False)
-        sys.exit(error.exit_code)
+        _fail(f"error: {error}", error.exit_code)
     except typer.Exit as done:
-        sys.exit(done.exit_code)
+        _exit(done.exit_code)
     except typer.Abort:
-        err.print("aborted", markup=False)
-        sys.exit(1)
+        _fail("aborted", 1)
     except KeyboardInterrupt:
-        err.print("interrupted", markup=False)
-        sys.exit(130)
+        _fail("interrupted", 130)
     except Exception as error:  # a usage error or a bug
         # typer vendors its own click: recognise its usage errors by shape, not by class
         if hasattr(error, "show") and hasattr(error, "exit_code"):
+            code = 2 if error.exit_code in (None, 2) else error.exit_code
+            if _State.log_format == LogFormat.json and hasattr(error, "format_message"):
+                _fail(f"error: {error.format_message()}", code)
             error.show()
-            sys.exit(2 if error.exit_code in (None, 2) else error.exit_code)
+            _exit(code)
         if _State.debug:
             raise
-        err.print(
-            f"error: {type(error).__name__}: {error} (run with --debug for the traceback)",
-            markup=False,
-            highlight=False,
-        )
-        sys.exit(1)
+        _fail(f"error: {type(error).__name__}: {error} (run with --debug for the traceback)", 1)
+
+
+def _exit(code: int | None) -> None:
+    """Exit with `code`, but never 99: Airflow reads 99 as "skip this task", not a failure."""
+    sys.exit(1 if code == 99 else code)
+
+
+def _fail(message: str, code: int) -> None:
+    """The one line a failure prints on stderr (a JSON record with --log-format json)."""
+    if _State.log_format == LogFormat.json:
+        _log("error", message.removeprefix("error: "), exit_code=code)
+    else:
+        err.print(message, markup=False, highlight=False)
+    _exit(code)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,12 @@ summary = project.run(as_of=date(2025, 1, 6))
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
-from collections.abc import Callable
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -19,7 +23,7 @@ from typing import Any
 from signals_batch.compiler import CompiledProject, compile_project, stale_files, write_project
 from signals_batch.config import Settings, load_settings
 from signals_batch.definitions import Definitions, load_definitions
-from signals_batch.errors import InvalidInput
+from signals_batch.errors import InvalidInput, SignalsBatchError
 from signals_batch.runner.dbt import DbtResult, ProgressCallback, invoke_dbt
 from signals_batch.stores import ProfileStore, open_store
 from signals_batch.sync.syncer import (
@@ -32,6 +36,42 @@ from signals_batch.sync.syncer import (
 STATE_DIR = ".signals_batch"
 PENDING_FULL_REFRESH = "full_refresh_pending"
 RUN_SETTINGS = "run_settings.json"
+RUN_LOCK = "run.lock"
+DEFAULT_RUN_LOCK_TIMEOUT = 60.0
+
+
+class RunLocked(SignalsBatchError):
+    """Another `run` (or `test`) of the same project holds its run lock (exit 1)."""
+
+
+@contextmanager
+def run_lock(path: Path, timeout: float) -> Iterator[None]:
+    """An flock on `path`, waited for up to `timeout` seconds; RunLocked after that.
+
+    The kernel releases it when the holder exits, however it exits (killed included).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = os.pread(handle, 32, 0).decode(errors="replace").strip()
+                    raise RunLocked(
+                        f"another signals-batch run is using {path.parent.parent}"
+                        f"{f' (pid {holder})' if holder else ''}; waited {timeout:g}s "
+                        "for it: try again when it has finished, or wait longer (--lock-timeout)"
+                    ) from None
+                time.sleep(0.1)
+        os.ftruncate(handle, 0)
+        os.pwrite(handle, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(handle)  # releases the flock
 
 
 @dataclass
@@ -76,8 +116,10 @@ class Project:
     @cached_property
     def definitions(self) -> Definitions:
         location = self.settings.definitions
-        if location == "registry":
-            raise InvalidInput("definitions: registry needs a Signals API (not available yet)")
+        if location == "registry":  # the batch groups of a Signals API (e.g. `serve`)
+            from signals_batch.api.registry import load_registry_definitions
+
+            return load_registry_definitions(self.settings.signals_api)
         path = Path(location)
         return load_definitions(path if path.is_absolute() else self.dir / path)
 
@@ -88,7 +130,7 @@ class Project:
         """Write the generated dbt files; with check, only list the stale ones."""
         compiled = self.compile()
         if check:
-            return stale_files(self.dir, compiled)
+            return stale_files(self.dir, compiled, missing_package_ok=True)
         return write_project(self.dir, compiled)
 
     # ------------------------------------------------------------------ dbt
@@ -130,14 +172,32 @@ class Project:
         """Settings that change what the daily partials hold: a change means a rebuild."""
         return {"source": self.settings.source, "start_date": self.settings.start_date.isoformat()}
 
+    def run_lock(self, timeout: float = DEFAULT_RUN_LOCK_TIMEOUT):
+        """Exclusive use of the project's warehouse models: `.signals_batch/run.lock`."""
+        return run_lock(self._state_dir / RUN_LOCK, timeout)
+
     def run(
         self,
         as_of: dt.date | None = None,
         full_refresh: bool = False,
         select: list[str] | None = None,
         progress: ProgressCallback | None = None,
+        lock_timeout: float = DEFAULT_RUN_LOCK_TIMEOUT,
     ) -> RunSummary:
-        """Generate, then build the models incrementally (or from scratch)."""
+        """Generate, then build the models incrementally (or from scratch).
+
+        One run at a time per project: waits up to `lock_timeout` seconds for another one.
+        """
+        with self.run_lock(lock_timeout):
+            return self._run(as_of, full_refresh, select, progress)
+
+    def _run(
+        self,
+        as_of: dt.date | None,
+        full_refresh: bool,
+        select: list[str] | None,
+        progress: ProgressCallback | None,
+    ) -> RunSummary:
         started = dt.datetime.now(dt.timezone.utc)
         as_of = as_of or started.date()
         notices = list(self.definitions.notices)
@@ -209,7 +269,11 @@ class Project:
             )
         return summary
 
-    def test(self, progress: ProgressCallback | None = None) -> DbtResult:
+    def test(
+        self,
+        progress: ProgressCallback | None = None,
+        lock_timeout: float = DEFAULT_RUN_LOCK_TIMEOUT,
+    ) -> DbtResult:
         """dbt tests of the generated models (after checking they are up to date)."""
         stale = self.generate(check=True)
         if stale:
@@ -218,11 +282,12 @@ class Project:
                 + ", ".join(str(p) for p in stale[:5])
                 + " - run `signals-batch generate`"
             )
-        return self.dbt(
-            ["test", "--select", "path:models/signals_batch"],
-            vars=self.dbt_vars(),
-            progress=progress,
-        )
+        with self.run_lock(lock_timeout):  # not while a run writes the same tables
+            return self.dbt(
+                ["test", "--select", "path:models/signals_batch"],
+                vars=self.dbt_vars(),
+                progress=progress,
+            )
 
     # ------------------------------------------------------------------ sync
 

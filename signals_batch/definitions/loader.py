@@ -197,7 +197,10 @@ def parse_groups(
     for raw in raw_groups:
         if hasattr(raw, "model_dump") and not isinstance(raw, AttributeGroup):
             # warnings=False: the SDK's own serializer warns about its property unions.
-            raw = raw.model_dump(mode="json", exclude_none=True, by_alias=True, warnings=False)
+            # python mode keeps durations as timedeltas: JSON mode would turn 365 days into
+            # "P1Y", which a definition rejects as an ambiguous length
+            raw = raw.model_dump(mode="python", exclude_none=True, by_alias=True,
+                                 warnings=False)
         if isinstance(raw, AttributeGroup):
             groups.append(raw)
             continue
