@@ -9,7 +9,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import yaml
@@ -163,18 +162,20 @@ def test_a_store_failing_mid_sync_exits_with_the_watermark_behind_what_was_writt
 
 
 def _sync_killed_mid_way(project: EngineProject, rng: random.Random) -> bool:
-    """Start `signals-batch sync` in a process, SIGKILL it at a random point after its first
-    chunk is written; True when it was still running (killed mid-sync)."""
+    """Start `signals-batch sync` in a process, SIGKILL it right after a random number of its
+    chunks were written; True when it was still running (killed mid-sync)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     process = subprocess.Popen(
         [sys.executable, "-m", "signals_batch.cli", "sync", "-p", str(project.path),
-         "--chunk-size", "2"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+         "--chunk-size", "1"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         text=True)
     assert process.stderr is not None
-    for line in process.stderr:  # progress lines: "<group>: N rows sent"
+    chunks = rng.randint(1, 100)  # of about 150 (one row per chunk)
+    for line in process.stderr:  # a progress line per chunk: "<group>: N rows sent"
         if "rows sent" in line:
-            break
-    time.sleep(rng.uniform(0, 0.8))
+            chunks -= 1
+            if chunks == 0:
+                break
     process.send_signal(signal.SIGKILL)
     process.wait()
     process.stderr.close()

@@ -199,12 +199,23 @@ def package_files() -> dict[Path, str]:
 # --------------------------------------------------------------------------- writing
 
 
-def stale_files(project_dir: Path, compiled: CompiledProject) -> list[Path]:
-    """Generated files that differ from what the definitions give, are missing, or are extra."""
+def stale_files(
+    project_dir: Path, compiled: CompiledProject, missing_package_ok: bool = False
+) -> list[Path]:
+    """Generated files that differ from what the definitions give, are missing, or are extra.
+
+    `missing_package_ok` (for `generate --check`): the package copy under dbt_packages/ is
+    git-ignored and written by every generate and run, so its absence (a fresh checkout, in
+    CI) is not stale there; a different copy still is.
+    """
     stale = [
         p
         for p, text in compiled.files.items()
-        if not (project_dir / p).is_file() or (project_dir / p).read_text(encoding="utf-8") != text
+        if (
+            (project_dir / p).read_text(encoding="utf-8") != text
+            if (project_dir / p).is_file()
+            else not (missing_package_ok and p.is_relative_to(PACKAGE_DIR))
+        )
     ]
     return sorted(stale + _orphans(project_dir, compiled))
 
