@@ -9,12 +9,8 @@ summary = project.run(as_of=date(2025, 1, 6))
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import json
-import os
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -24,6 +20,7 @@ from signals_batch.compiler import CompiledProject, compile_project, stale_files
 from signals_batch.config import Settings, load_settings
 from signals_batch.definitions import Definitions, load_definitions
 from signals_batch.errors import InvalidInput, SignalsBatchError
+from signals_batch.locks import file_lock
 from signals_batch.runner.dbt import DbtResult, ProgressCallback, invoke_dbt
 from signals_batch.stores import ProfileStore, open_store
 from signals_batch.sync.syncer import (
@@ -44,34 +41,16 @@ class RunLocked(SignalsBatchError):
     """Another `run` (or `test`) of the same project holds its run lock (exit 1)."""
 
 
-@contextmanager
-def run_lock(path: Path, timeout: float) -> Iterator[None]:
-    """An flock on `path`, waited for up to `timeout` seconds; RunLocked after that.
+def run_lock(path: Path, timeout: float):
+    """The project's run lock (`.signals_batch/run.lock`); RunLocked after `timeout` seconds."""
 
-    The kernel releases it when the holder exits, however it exits (killed included).
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    holder = os.pread(handle, 32, 0).decode(errors="replace").strip()
-                    raise RunLocked(
-                        f"another signals-batch run is using {path.parent.parent}"
-                        f"{f' (pid {holder})' if holder else ''}; waited {timeout:g}s "
-                        "for it: try again when it has finished, or wait longer (--lock-timeout)"
-                    ) from None
-                time.sleep(0.1)
-        os.ftruncate(handle, 0)
-        os.pwrite(handle, str(os.getpid()).encode(), 0)
-        yield
-    finally:
-        os.close(handle)  # releases the flock
+    def refused(holder: str | None) -> RunLocked:
+        return RunLocked(
+            f"another signals-batch run is using {path.parent.parent}"
+            f"{f' (pid {holder})' if holder else ''}; waited {timeout:g}s "
+            "for it: try again when it has finished, or wait longer (--lock-timeout)")
+
+    return file_lock(path, timeout, refused)
 
 
 @dataclass

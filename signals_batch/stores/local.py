@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import json
-import os
 import sqlite3
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from signals_batch.locks import file_lock
 from signals_batch.stores.base import (
     GroupSpec,
     ProfileRow,
@@ -177,28 +175,14 @@ class LocalStore:
 
     # ------------------------------------------------------------------ lock
 
-    @contextmanager
-    def lock(self, timeout: float) -> Iterator[None]:
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        handle = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o644)
-        deadline = time.monotonic() + timeout
-        try:
-            while True:
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise StoreLocked(
-                            f"another sync is writing to the {self.description} "
-                            f"(waited {timeout:g}s); try again when it has finished"
-                        ) from None
-                    time.sleep(0.05)
-            os.ftruncate(handle, 0)
-            os.write(handle, str(os.getpid()).encode())
-            yield
-        finally:
-            os.close(handle)  # closing releases the flock, also when the process is killed
+    def lock(self, timeout: float):
+        def refused(holder: str | None) -> StoreLocked:
+            return StoreLocked(
+                f"another sync{f' (pid {holder})' if holder else ''} is writing to the "
+                f"{self.description} (waited {timeout:g}s); try again when it has finished"
+            )
+
+        return file_lock(self.path.with_name(self.path.name + ".lock"), timeout, refused)
 
     def close(self) -> None:
         self._db.close()
