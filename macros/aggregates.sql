@@ -9,6 +9,12 @@
   histogram({{ expr }})
 {%- endmacro %}
 
+{#- Snowflake: the day's values themselves (ARRAY_AGG skips NULLs); value_count_rows counts
+    them. Arrays keep the daily table plain (no MAP type). -#}
+{% macro snowflake__value_counts(expr) -%}
+  ARRAY_AGG({{ expr }})
+{%- endmacro %}
+
 
 {#- Rows (k, v, n) from a value_counts column, for the rows of `relation` matching `where`. -#}
 {% macro value_count_rows(relation, key, column, where) -%}
@@ -18,6 +24,12 @@
 {% macro duckdb__value_count_rows(relation, key, column, where) -%}
   select {{ key }} as k, e.key as v, e.value as n
   from (select {{ key }}, unnest(map_entries({{ column }})) as e from {{ relation }} where {{ where }})
+{%- endmacro %}
+
+{% macro snowflake__value_count_rows(relation, key, column, where) -%}
+  select {{ key }} as k, CAST(value_row.value AS VARCHAR) as v, 1 as n
+  from {{ relation }}, lateral flatten(input => {{ column }}) as value_row
+  where {{ where }} and CAST(value_row.value AS VARCHAR) is not null
 {%- endmacro %}
 
 
@@ -31,6 +43,15 @@
   CASE WHEN {{ value }} IS NOT NULL THEN struct_pack(t := {{ tstamp }}, i := {{ event_id }}, v := {{ value }}) END
 {%- endmacro %}
 
+{#- Snowflake: one sortable text, min/max over text being portable where min/max over
+    OBJECT is not: microseconds since 0001-01-01 (fixed 18 digits), the event_id padded to
+    64 characters, then the value (text). -#}
+{% macro snowflake__pack_first(tstamp, event_id, value) -%}
+  CASE WHEN {{ value }} IS NOT NULL THEN
+    LPAD(CAST(DATEDIFF('microsecond', CAST('0001-01-01' AS TIMESTAMP_NTZ), {{ tstamp }}) AS VARCHAR), 18, '0')
+    || RPAD({{ event_id }}, 64, ' ') || {{ value }} END
+{%- endmacro %}
+
 
 {% macro unpack_first(packed) -%}
   {{ return(adapter.dispatch('unpack_first', 'signals_batch')(packed)) }}
@@ -38,6 +59,10 @@
 
 {% macro duckdb__unpack_first(packed) -%}
   ({{ packed }}).v
+{%- endmacro %}
+
+{% macro snowflake__unpack_first(packed) -%}
+  SUBSTR({{ packed }}, 83)
 {%- endmacro %}
 
 
@@ -50,25 +75,31 @@
   first({{ value }} ORDER BY {{ count }} {{ direction }}, {{ value }} ASC)
 {%- endmacro %}
 
-
-{% macro sorted_list(value) -%}
-  {{ return(adapter.dispatch('sorted_list', 'signals_batch')(value)) }}
+{#- Snowflake: MIN_BY over a sortable text of (count, value); counts stay below 10^18. -#}
+{% macro snowflake__value_by_count(value, count, direction) -%}
+  {%- set whole = 'CAST(' ~ count ~ ' AS BIGINT)' -%}
+  {%- set rank = '999999999999999999 - ' ~ whole if direction | lower == 'desc' else whole -%}
+  MIN_BY({{ value }}, LPAD(CAST({{ rank }} AS VARCHAR), 18, '0') || {{ value }})
 {%- endmacro %}
 
-{% macro duckdb__sorted_list(value) -%}
-  list({{ value }} ORDER BY {{ value }})
+
+{#- The distinct values (text) sorted as text, each cast to the list's element type. -#}
+{% macro sorted_list(value, type_name) -%}
+  {{ return(adapter.dispatch('sorted_list', 'signals_batch')(value, type_name)) }}
 {%- endmacro %}
 
-
-{#- A list of text cast element-wise to a list type. -#}
-{% macro cast_text_list(expr, type_name) -%}
-  {{ return(adapter.dispatch('cast_text_list', 'signals_batch')(expr, type_name)) }}
+{% macro duckdb__sorted_list(value, type_name) -%}
+  list({{ signals_batch.cast_text(value, type_name[:-5]) }} ORDER BY {{ value }})
 {%- endmacro %}
 
-{% macro duckdb__cast_text_list(expr, type_name) -%}
+{#- Snowflake: ARRAY_AGG drops NULLs, so an element that does not convert is kept as a JSON
+    null, as the other warehouses keep it. -#}
+{% macro snowflake__sorted_list(value, type_name) -%}
   {%- set element = type_name[:-5] -%}
-  {%- if element in ('string', 'bytes') -%} {{ expr }}
-  {%- else -%} list_transform({{ expr }}, lambda x: {{ signals_batch.cast_text('x', element) }})
+  {%- if element in ('string', 'bytes') -%}
+    ARRAY_AGG({{ value }}) WITHIN GROUP (ORDER BY {{ value }})
+  {%- else -%}
+    ARRAY_AGG(COALESCE(TO_VARIANT({{ signals_batch.cast_text(value, element) }}), PARSE_JSON('null'))) WITHIN GROUP (ORDER BY {{ value }})
   {%- endif -%}
 {%- endmacro %}
 
@@ -81,6 +112,10 @@
   CAST([] AS {{ signals_batch.sql_type(type_name) }})
 {%- endmacro %}
 
+{% macro snowflake__empty_list(type_name) -%}
+  ARRAY_CONSTRUCT()
+{%- endmacro %}
+
 
 {#- {value: count} with keys sorted. -#}
 {% macro sorted_object(key, value) -%}
@@ -91,6 +126,11 @@
   CAST(to_json(map_from_entries(list(struct_pack(k := {{ key }}, v := {{ value }}) ORDER BY {{ key }}))) AS JSON)
 {%- endmacro %}
 
+{#- Snowflake: an OBJECT; the order of its keys is Snowflake's. -#}
+{% macro snowflake__sorted_object(key, value) -%}
+  OBJECT_AGG({{ key }}, TO_VARIANT({{ value }}))
+{%- endmacro %}
+
 
 {% macro empty_object() -%}
   {{ return(adapter.dispatch('empty_object', 'signals_batch')()) }}
@@ -98,6 +138,10 @@
 
 {% macro duckdb__empty_object() -%}
   CAST('{}' AS JSON)
+{%- endmacro %}
+
+{% macro snowflake__empty_object() -%}
+  OBJECT_CONSTRUCT()
 {%- endmacro %}
 
 
@@ -110,6 +154,10 @@
   CAST({{ signals_batch.string_literal(tojson(value, sort_keys=True)) }} AS JSON)
 {%- endmacro %}
 
+{% macro snowflake__json_literal(value) -%}
+  PARSE_JSON({{ signals_batch.string_literal(tojson(value, sort_keys=True)) }})
+{%- endmacro %}
+
 
 {% macro seconds_between(start, end) -%}
   {{ return(adapter.dispatch('seconds_between', 'signals_batch')(start, end)) }}
@@ -118,6 +166,10 @@
 {#- Elapsed seconds with their fraction, so a floor gives whole units elapsed. -#}
 {% macro default__seconds_between(start, end) -%}
   (epoch({{ end }}) - epoch({{ start }}))
+{%- endmacro %}
+
+{% macro snowflake__seconds_between(start, end) -%}
+  (DATEDIFF('microsecond', {{ start }}, {{ end }}) / 1000000)
 {%- endmacro %}
 
 
@@ -154,6 +206,21 @@
       CAST([{%- for item in items -%}{{ signals_batch.cast_text(signals_batch.string_literal(item | string | lower if item is sameas true or item is sameas false else item | string), element) }}{{ ", " if not loop.last }}{%- endfor -%}] AS {{ signals_batch.sql_type(type_name) }})
     {%- endset -%}
     CASE WHEN {{ expr }} IS NULL OR len({{ expr }}) = 0 THEN {{ literal }} ELSE {{ expr }} END
+  {%- else -%}
+    coalesce({{ expr }}, {{ signals_batch.cast_text(signals_batch.string_literal(value | string | lower if value is sameas true or value is sameas false else value | string), type_name) }})
+  {%- endif -%}
+{%- endmacro %}
+
+
+{% macro snowflake__apply_default(expr, value, type_name) -%}
+  {%- if type_name == 'dict' -%}
+    CASE WHEN {{ expr }} IS NULL OR CAST({{ expr }} AS VARCHAR) = '{}' THEN CAST({{ signals_batch.json_literal(value) }} AS OBJECT) ELSE {{ expr }} END
+  {%- elif type_name.endswith('_list') -%}
+    {%- set items = value if value is iterable and value is not string else [value] -%}
+    {%- set element = type_name[:-5] -%}
+    CASE WHEN {{ expr }} IS NULL OR ARRAY_SIZE({{ expr }}) = 0
+         THEN ARRAY_CONSTRUCT({%- for item in items -%}{{ signals_batch.cast_text(signals_batch.string_literal(item | string | lower if item is sameas true or item is sameas false else item | string), element) }}{{ ", " if not loop.last }}{%- endfor -%})
+         ELSE {{ expr }} END
   {%- else -%}
     coalesce({{ expr }}, {{ signals_batch.cast_text(signals_batch.string_literal(value | string | lower if value is sameas true or value is sameas false else value | string), type_name) }})
   {%- endif -%}

@@ -38,9 +38,9 @@ ranked as (
 
 select
     {{ passthrough | join(',\n    ') }},
-    CAST(load_tstamp AS {{ dbt.type_timestamp() }}) as load_tstamp,
-    CAST(collector_tstamp AS {{ dbt.type_timestamp() }}) as collector_tstamp,
-    CAST(derived_tstamp AS {{ dbt.type_timestamp() }}) as derived_tstamp,
+    CAST(load_tstamp AS {{ signals_batch.sql_type('timestamp') }}) as load_tstamp,
+    CAST(collector_tstamp AS {{ signals_batch.sql_type('timestamp') }}) as collector_tstamp,
+    CAST(derived_tstamp AS {{ signals_batch.sql_type('timestamp') }}) as derived_tstamp,
     {{ signals_batch.to_date('derived_tstamp') }} as event_day,
     {{ signals_batch.major_version('event_version') }} as event_major
 from ranked

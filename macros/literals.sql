@@ -9,6 +9,12 @@
   '{{ value | string | replace("'", "''") }}'
 {%- endmacro %}
 
+{#- Snowflake: a backslash starts an escape sequence in a string literal, so it is doubled
+    too. -#}
+{% macro snowflake__string_literal(value) -%}
+  '{{ value | string | replace("\\", "\\\\") | replace("'", "''") }}'
+{%- endmacro %}
+
 
 {% macro date_literal(value) -%}
   {{ return(adapter.dispatch('date_literal', 'signals_batch')(value)) }}
@@ -24,7 +30,7 @@
 {%- endmacro %}
 
 {% macro default__timestamp_literal(value) -%}
-  CAST('{{ value.strftime("%Y-%m-%d %H:%M:%S.%f") }}' AS {{ dbt.type_timestamp() }})
+  CAST('{{ value.strftime("%Y-%m-%d %H:%M:%S.%f") }}' AS {{ signals_batch.sql_type('timestamp') }})
 {%- endmacro %}
 
 
@@ -37,6 +43,12 @@
   {{ expr }} LIKE {{ signals_batch.string_literal(pattern) }}
 {%- endmacro %}
 
+{#- Snowflake: with the backslash as the explicit escape character and every backslash of
+    the pattern escaped, only % and _ are special, whatever the account's default. -#}
+{% macro snowflake__like(expr, pattern) -%}
+  {{ expr }} LIKE {{ signals_batch.string_literal(pattern | replace("\\", "\\\\")) }} ESCAPE '\\'
+{%- endmacro %}
+
 
 {#- A column name from a definition (validated to [A-Za-z0-9_]); quoted so reserved words
     like `order` work. -#}
@@ -46,4 +58,10 @@
 
 {% macro default__ident(name) -%}
   {{ return(adapter.quote(name)) }}
+{%- endmacro %}
+
+{#- Snowflake: upper case, as Snowflake stores unquoted names, so users query the columns
+    without quotes (`select page_views_7d from ...`); still quoted, so reserved words work. -#}
+{% macro snowflake__ident(name) -%}
+  {{ return(adapter.quote(name | upper)) }}
 {%- endmacro %}

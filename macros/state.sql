@@ -33,7 +33,7 @@
   {%- set state = signals_batch.state_relation() -%}
   create table if not exists {{ state }} (
     model {{ dbt.type_string() }}, as_of DATE, settings {{ dbt.type_string() }},
-    run_started_at {{ dbt.type_timestamp() }},
+    run_started_at {{ signals_batch.sql_type('timestamp') }},
     row_count BIGINT, changed_count BIGINT);
   delete from {{ state }} where model = {{ signals_batch.string_literal(model_name) }};
   insert into {{ state }}

@@ -15,6 +15,14 @@
   json_extract_string(CAST({{ column }} AS JSON), '{{ path }}')
 {%- endmacro %}
 
+{#- Snowflake: VARIANT columns, read with GET_PATH (the path without its leading `$.`). The
+    cast to text unquotes strings and makes a JSON null NULL. -#}
+{% macro snowflake__json_text(column, path) -%}
+  {%- set snowflake_path = path[1:] if path.startswith('$') else path -%}
+  {%- set snowflake_path = snowflake_path[1:] if snowflake_path.startswith('.') else snowflake_path -%}
+  CAST(GET_PATH({{ column }}, '{{ snowflake_path }}') AS VARCHAR)
+{%- endmacro %}
+
 
 {% macro as_text(expr) -%}
   {{ return(adapter.dispatch('as_text', 'signals_batch')(expr)) }}
@@ -40,6 +48,21 @@
        THEN TRY_CAST({{ expr }} AS DOUBLE) END
 {%- endmacro %}
 
+{#- Snowflake: TRY_TO_DOUBLE also reads NaN and infinities, and needs text (blanks cut off
+    first: TRIM alone cuts only spaces). -#}
+{% macro snowflake__to_number(expr) -%}
+  CASE WHEN REGEXP_LIKE(CAST({{ expr }} AS VARCHAR), '{{ signals_batch.number_pattern() }}')
+       THEN TRY_TO_DOUBLE(REGEXP_REPLACE(CAST({{ expr }} AS VARCHAR), '^[[:space:]]+|[[:space:]]+$', '')) END
+{%- endmacro %}
+
+
+{#- Plain decimal text, optionally signed, optional exponent, surrounding blanks
+    (docs/semantics-notes.md, "Is a number"). No backslashes: it is spliced into string
+    literals of dialects that read them differently. -#}
+{% macro number_pattern() -%}
+  [[:space:]]*[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]+)?[[:space:]]*
+{%- endmacro %}
+
 
 {% macro to_bool(expr) -%}
   {{ return(adapter.dispatch('to_bool', 'signals_batch')(expr)) }}
@@ -55,12 +78,25 @@
 {%- endmacro %}
 
 {% macro default__to_timestamp(expr) -%}
-  TRY_CAST({{ expr }} AS {{ dbt.type_timestamp() }})
+  TRY_CAST({{ expr }} AS {{ signals_batch.sql_type('timestamp') }})
 {%- endmacro %}
 
 {#- Through TIMESTAMPTZ so an offset in the text is applied (the session runs in UTC). -#}
 {% macro duckdb__to_timestamp(expr) -%}
   CAST(TRY_CAST({{ expr }} AS TIMESTAMPTZ) AS TIMESTAMP)
+{%- endmacro %}
+
+{#- Snowflake: only `YYYY-MM-DD[( |T)HH:MI[:SS[.fraction]]][offset]` text is a timestamp
+    (TRY_CAST alone would also read epoch numbers and other formats). Text with an offset is
+    converted to UTC; text without one is UTC already (never the session's time zone). -#}
+{% macro snowflake__to_timestamp(expr) -%}
+  {%- set text = 'TRIM(CAST(' ~ expr ~ ' AS VARCHAR))' -%}
+  {%- set stamp = '[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,9})?)?)?' -%}
+  {%- set offset = '[[:space:]]*(Z|[+-][0-9]{2}(:?[0-9]{2})?)' -%}
+  CASE WHEN REGEXP_LIKE({{ text }}, '{{ stamp }}')
+       THEN TRY_CAST({{ text }} AS TIMESTAMP_NTZ)
+       WHEN REGEXP_LIKE({{ text }}, '{{ stamp ~ offset }}')
+       THEN CAST(CONVERT_TIMEZONE('UTC', TRY_CAST({{ text }} AS TIMESTAMP_TZ)) AS TIMESTAMP_NTZ) END
 {%- endmacro %}
 
 
@@ -81,6 +117,21 @@
   {%- endif -%}
 {%- endmacro %}
 
+{#- Snowflake: ISO weeks whatever WEEK_START is, dates as YYYY-MM-DD whatever
+    DATE_OUTPUT_FORMAT is. -#}
+{% macro snowflake__date_part_text(expr, part) -%}
+  {%- set ts = signals_batch.to_timestamp(expr) -%}
+  {%- if part == 'hour_of_day' -%} CAST(HOUR({{ ts }}) AS VARCHAR)
+  {%- elif part == 'day_of_week' -%} CAST(DAYOFWEEKISO({{ ts }}) AS VARCHAR)
+  {%- elif part == 'month_of_year' -%} CAST(MONTH({{ ts }}) AS VARCHAR)
+  {%- elif part == 'active_day' -%} TO_VARCHAR(CAST({{ ts }} AS DATE), 'YYYY-MM-DD')
+  {%- elif part == 'active_week' -%}
+    TO_VARCHAR(DATEADD('day', 1 - DAYOFWEEKISO({{ ts }}), CAST({{ ts }} AS DATE)), 'YYYY-MM-DD')
+  {%- elif part == 'active_month' -%} TO_VARCHAR(CAST(DATE_TRUNC('month', {{ ts }}) AS DATE), 'YYYY-MM-DD')
+  {%- else -%} {{ exceptions.raise_compiler_error("unknown date_part " ~ part) }}
+  {%- endif -%}
+{%- endmacro %}
+
 
 {#- Calculated properties over already-extracted text columns. -#}
 {% macro concat_non_null(columns, separator) -%}
@@ -90,6 +141,14 @@
 {% macro default__concat_non_null(columns, separator) -%}
   CASE WHEN coalesce({{ columns | join(', ') }}) IS NOT NULL
        THEN concat_ws({{ signals_batch.string_literal(separator) }}, {{ columns | join(', ') }}) END
+{%- endmacro %}
+
+{#- Snowflake: CONCAT_WS is NULL when any argument is: each non-NULL value is prefixed with
+    the separator, then the first separator is cut off. -#}
+{% macro snowflake__concat_non_null(columns, separator) -%}
+  {%- set sep = signals_batch.string_literal(separator) -%}
+  CASE WHEN {{ columns | join(' IS NOT NULL OR ') }} IS NOT NULL
+       THEN SUBSTR({% for column in columns %}COALESCE({{ sep }} || {{ column }}, ''){{ ' || ' if not loop.last }}{% endfor %}, {{ separator | length + 1 }}) END
 {%- endmacro %}
 
 
@@ -102,6 +161,11 @@
   least({{ columns | join(', ') }})
 {%- endmacro %}
 
+{#- Snowflake: LEAST is NULL when any argument is. -#}
+{% macro snowflake__least_non_null(columns) -%}
+  LEAST_IGNORE_NULLS({{ columns | join(', ') }})
+{%- endmacro %}
+
 
 {% macro greatest_non_null(columns) -%}
   {{ return(adapter.dispatch('greatest_non_null', 'signals_batch')(columns)) }}
@@ -109,6 +173,10 @@
 
 {% macro default__greatest_non_null(columns) -%}
   greatest({{ columns | join(', ') }})
+{%- endmacro %}
+
+{% macro snowflake__greatest_non_null(columns) -%}
+  GREATEST_IGNORE_NULLS({{ columns | join(', ') }})
 {%- endmacro %}
 
 
@@ -129,6 +197,17 @@
   {%- endif -%}
 {%- endmacro %}
 
+{#- Snowflake: FLOAT and DOUBLE are both 64-bit; lists are ARRAY, dict is OBJECT. -#}
+{% macro snowflake__sql_type(type_name) -%}
+  {%- set scalar = {
+      'string': 'VARCHAR', 'bytes': 'VARCHAR', 'int32': 'INTEGER', 'int64': 'BIGINT',
+      'unix_timestamp': 'BIGINT', 'float': 'FLOAT', 'double': 'DOUBLE', 'bool': 'BOOLEAN',
+      'timestamp': 'TIMESTAMP_NTZ', 'dict': 'OBJECT'} -%}
+  {%- if type_name.endswith('_list') -%} ARRAY
+  {%- else -%} {{ scalar[type_name] }}
+  {%- endif -%}
+{%- endmacro %}
+
 
 {#- A text value cast to a scalar type. -#}
 {% macro cast_text(expr, type_name) -%}
@@ -146,6 +225,19 @@
   {%- endif -%}
 {%- endmacro %}
 
+{#- Snowflake: TRY_CAST takes only text, so numbers go through cast_number; a timestamp is
+    whole epoch seconds, rounded down (DATEDIFF counts second boundaries). -#}
+{% macro snowflake__cast_text(expr, type_name) -%}
+  {%- if type_name in ('string', 'bytes') -%} {{ expr }}
+  {%- elif type_name == 'bool' -%} {{ signals_batch.to_bool(expr) }}
+  {%- elif type_name == 'timestamp' -%} {{ signals_batch.to_timestamp(expr) }}
+  {%- elif type_name == 'unix_timestamp' -%}
+    coalesce({{ signals_batch.cast_number(signals_batch.to_number(expr), type_name) }},
+             DATEDIFF('second', CAST('1970-01-01' AS TIMESTAMP_NTZ), {{ signals_batch.to_timestamp(expr) }}))
+  {%- else -%} {{ signals_batch.cast_number(signals_batch.to_number(expr), type_name) }}
+  {%- endif -%}
+{%- endmacro %}
+
 
 {#- A number cast to a numeric type. Int types round half away from zero after rounding to
     9 decimals, so a float sum such as 166.49999999999997 counts as the 166.5 it means. -#}
@@ -159,5 +251,20 @@
     TRY_CAST(round(round({{ expr }}, 9)) AS {{ signals_batch.sql_type(type_name) }})
   {%- else -%}
     TRY_CAST({{ expr }} AS {{ signals_batch.sql_type(type_name) }})
+  {%- endif -%}
+{%- endmacro %}
+
+{#- Snowflake: ROUND goes half away from zero; out of the type's range is NULL, as TRY_CAST
+    gives elsewhere (Snowflake's TRY_CAST takes only text). -#}
+{% macro snowflake__cast_number(expr, type_name) -%}
+  {%- set ranges = {'int32': ('-2147483648', '2147483647'),
+                    'int64': ('-9223372036854775808', '9223372036854775807'),
+                    'unix_timestamp': ('-9223372036854775808', '9223372036854775807')} -%}
+  {%- if type_name in ranges -%}
+    {%- set rounded = 'ROUND(ROUND(' ~ expr ~ ', 9))' -%}
+    CASE WHEN {{ rounded }} BETWEEN {{ ranges[type_name][0] }} AND {{ ranges[type_name][1] }}
+         THEN CAST({{ rounded }} AS {{ signals_batch.sql_type(type_name) }}) END
+  {%- else -%}
+    CAST({{ expr }} AS {{ signals_batch.sql_type(type_name) }})
   {%- endif -%}
 {%- endmacro %}

@@ -7,7 +7,7 @@ from pathlib import Path
 from signals_batch.errors import InvalidInput
 
 SCAFFOLD = Path(__file__).resolve().parent / "scaffold"
-SUPPORTED_WAREHOUSES = ("duckdb",)
+SUPPORTED_WAREHOUSES = ("duckdb", "snowflake")
 
 
 def init_project(

@@ -255,7 +255,8 @@ def value_count_sql(plan: AttributePlan) -> str:
     """The attribute's raw value per key from its (key, value, count) rows."""
     agg = plan.attribute.aggregation
     if agg == "unique_list":
-        return macro("sorted_list", "'v'")
+        # sorted as text, each element cast to the list's element type
+        return macro("sorted_list", "'v'", jinja_string(plan.attribute.type))
     if agg == "approx_count_distinct":
         return "count(*)"
     if agg in ("most_frequent", "least_frequent"):
@@ -272,10 +273,7 @@ def final_sql(plan: AttributePlan, raw: str) -> str:
     agg, type_name = attr.aggregation, attr.type
     r = _jinja_concat_sql(raw)
     if agg == "unique_list":
-        value = "coalesce(%s, %s)" % (
-            macro("cast_text_list", r, jinja_string(type_name)),
-            macro("empty_list", jinja_string(type_name)),
-        )
+        value = f"coalesce({raw}, {macro('empty_list', jinja_string(type_name))})"
     elif agg == "category_count":
         value = f"coalesce({raw}, {macro('empty_object')})"
     elif agg == "approx_count_distinct":
