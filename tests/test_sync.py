@@ -377,12 +377,34 @@ def test_killed_syncs_into_redis_recover_on_the_next_run(built, redis_url):
 
 @pytest.mark.server
 def test_redis_going_down_mid_sync_exits_1_and_a_later_sync_completes(
-        built, private_redis_server):
-    _use_store(built, type="redis", url=private_redis_server.url, lock_lease_seconds=1)
+        tmp_path, private_redis_server):
+    """An external batch group over a 20k-row table, synced one row per write: the server
+    goes away after the first writes; the sync exits 1 naming the store (no password), and
+    a later sync into a new server completes."""
+    from signals_batch.warehouse import connect
+
+    crm = {
+        "name": "crm", "version": 1, "type": "external_batch", "owner": "crm@example.com",
+        "attribute_key": "user_id",
+        "batch_source": {"name": "crm_customers", "database": "warehouse", "schema": "crm",
+                         "table": "customers", "timestamp_field": "changed_at"},
+        "fields": [{"name": "lifetime_value", "type": "double"},
+                   {"name": "segment", "type": "string"}],
+    }
+    project = EngineProject(tmp_path, [NETWORK_GROUP, crm], start_date=START)
+    with connect(project.path) as con:
+        con.execute("create schema crm")
+        con.execute("create table crm.customers as select 'user-' || i as user_id, "
+                    "i * 1.5 as lifetime_value, 'segment-' || (i % 7) as segment, "
+                    "TIMESTAMP '2025-01-01' + to_seconds(i) as changed_at "
+                    "from range(20000) t(i)")
+    definitions = project.path / "definitions" / "groups.yml"
+    definitions.write_text(yaml.safe_dump([crm], sort_keys=False))
+    _use_store(project, type="redis", url=private_redis_server.url, lock_lease_seconds=1)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "signals_batch.cli", "sync", "-p", str(built.path),
-         "--chunk-size", "2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [sys.executable, "-m", "signals_batch.cli", "sync", "-p", str(project.path),
+         "--chunk-size", "1"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True)
     assert process.stderr is not None
     for line in process.stderr:  # wait until it is writing, then take the server away
@@ -391,10 +413,16 @@ def test_redis_going_down_mid_sync_exits_1_and_a_later_sync_completes(
     private_redis_server.stop()
     _out, rest = process.communicate(timeout=120)
     err = line + rest
-    assert process.returncode == 1, err
+    assert process.returncode == 1, err[-2000:]
     assert "redis store redis://127.0.0.1" in err
     assert private_redis_server.password not in err and "Traceback" not in err
     private_redis_server.start()  # a new, empty server on a new port
-    _use_store(built, type="redis", url=private_redis_server.url, lock_lease_seconds=1)
-    built.project.sync()
-    assert_store_equals_tables(built, "redis")
+    _use_store(project, type="redis", url=private_redis_server.url, lock_lease_seconds=1)
+    summary = project.project.sync()
+    assert summary.groups[0].rows_written == 20000
+    store = project.project.open_store()
+    try:
+        assert store.count("crm_v1") == 20000
+        assert store.get("crm_v1", "user-19999")["segment"] == "segment-0"  # 19999 % 7
+    finally:
+        store.close()
