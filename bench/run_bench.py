@@ -42,6 +42,7 @@ sys.path.insert(0, str(BENCH))
 
 import definitions  # noqa: E402  (bench/definitions.py)
 import generate  # noqa: E402  (bench/generate.py)
+from report import replace_section  # noqa: E402  (bench/report.py)
 
 START = dt.date(2025, 1, 1)
 TARGET_SCHEMA = "signals"
@@ -620,7 +621,7 @@ def main(argv: list[str] | None = None) -> int:
         args.repeat = 3 if args.events <= 2_000_000 else 2
     result = run(args)
     text = report(result)
-    Path(args.output).write_text(text, encoding="utf-8")
+    replace_section(Path(args.output), "engine-bench", text.replace("# Benchmarks\n", "", 1))
     print(text)
     print(f"written to {args.output}", file=sys.stderr)
     return 0
