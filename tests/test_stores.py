@@ -323,10 +323,10 @@ def test_redis_layout(redis_store: Any, redis_client: Any) -> None:
                        watermark=Watermark(updated_at, "u:1"), mark="m1")
     fields = redis_client.hgetall("signals:users_v1:u:1")
     assert fields == {
-        "a": "[1]", "b": '"x"', "c": "null",
-        "__updated_at": updated_at.isoformat(timespec="microseconds"), "__mark": "m1",
-        # only the attribute whose ttl differs from the key's (7200) has its own expiry
-        "__expires:a": (updated_at + dt.timedelta(hours=1)).isoformat(timespec="microseconds"),
+        "values": '{"a":[1],"b":"x","c":null}',
+        "updated_at": updated_at.isoformat(timespec="microseconds"), "mark": "m1",
+        # only the attribute whose ttl is shorter than the key's (7200) has its own
+        "ttl": '{"a":3600}',
     }
     expected_ms = int((updated_at - dt.datetime(1970, 1, 1)).total_seconds() * 1000) + 7_200_000
     assert abs(redis_client.pexpiretime("signals:users_v1:u:1") - expected_ms) <= 1
@@ -354,7 +354,7 @@ def test_redis_key_expiry_from_updated_at(redis_store: Any, redis_client: Any) -
     redis_store.upsert(spec("hour_v1"), [row("now", now_utc() + dt.timedelta(seconds=1), a=3,
                                              b=4)])
     assert redis_client.ttl("signals:hour_v1:now") == -1
-    assert "__expires:b" not in redis_client.hgetall("signals:hour_v1:now")
+    assert "ttl" not in redis_client.hgetall("signals:hour_v1:now")
 
 
 @pytest.mark.server
@@ -440,7 +440,9 @@ def test_redis_failed_script_puts_the_watermark_back(redis_store: Any, monkeypat
 
     group = spec()
     redis_store.upsert(group, [row("u1", at(1), a=1, b=1)], watermark=Watermark(at(1), "u1"))
-    monkeypatch.setattr(module, "_encode_rows", lambda *args: "not json")
+    pack_rows = module._pack_rows
+    failing = "redis.call('HSET', KEYS[1], 'updated_at', 'x'); return redis.error_reply('boom')"
+    monkeypatch.setattr(module, "_pack_rows", lambda script, *args: pack_rows(failing, *args))
     with pytest.raises(StoreError, match="writing to the redis store"):
         redis_store.upsert(group, [row("u2", at(2), a=2, b=2)], watermark=Watermark(at(2), "u2"))
     assert redis_store.get_watermark(group.ident) == Watermark(at(1), "u1")

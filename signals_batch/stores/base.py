@@ -57,6 +57,26 @@ class ProfileRow:
 
 
 @dataclass(frozen=True)
+class EncodedChunk:
+    """Rows whose values the reader has already encoded, as parallel lists in (updated_at, key)
+    order: what a store offering `upsert_encoded` takes instead of ProfileRows (the fast path
+    of a sync, which never builds a Python object per value)."""
+
+    keys: list[str]
+    updated_at: list[str]  # naive UTC, ISO with microseconds (fixed width: text order is time)
+    updated_ms: list[int]  # updated_at as epoch milliseconds, rounded up
+    values: list[str]  # per row, a JSON object: attribute -> value, as ProfileRow.values
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @property
+    def position(self) -> Watermark:
+        """Where the chunk ends (its last row)."""
+        return Watermark(dt.datetime.fromisoformat(self.updated_at[-1]), self.keys[-1])
+
+
+@dataclass(frozen=True)
 class GroupSpec:
     """What a store needs to know of a group."""
 
@@ -109,6 +129,16 @@ class ProfileStore(Protocol):
     def keys(self, group_ident: str) -> Iterator[str]: ...
 
     def close(self) -> None: ...
+
+    # A backend may also offer, with the same contract as `upsert`:
+    #
+    #     def upsert_encoded(self, group: GroupSpec, chunk: EncodedChunk,
+    #                        watermark: Watermark | None = None, mark: str | None = None,
+    #                        prepared: Any = None) -> int
+    #
+    # which a sync then uses when the warehouse can encode the rows itself; and
+    # `prepare_encoded(group, chunk, mark)`, a pure function whose result a sync makes in its
+    # reader thread and passes as `prepared` (the redis store packs its commands there).
 
 
 def now_utc() -> dt.datetime:

@@ -2,21 +2,31 @@
 
 Layout (db of the url):
 
-- `signals:{group_ident}:{key_value}` - a hash: attribute name -> JSON text of the value,
-  `__updated_at` (ISO, fixed width, so text order is time order), `__mark` (full syncs only)
-  and `__expires:{attribute}` (ISO) for each attribute whose ttl differs from the key's.
+- `signals:{group_ident}:{key_value}` - a hash of few fields, whatever the number of
+  attributes (a write costs the server about the same for 2 attributes as for 200):
+  - `updated_at`: the row's updated_at (ISO with microseconds, fixed width, so text order is
+    time order);
+  - `values`: one JSON object, attribute name -> value;
+  - `ttl`: a JSON object, attribute name -> seconds, of the attributes whose ttl is shorter
+    than the key's (absent when there are none); such a value is hidden from reads from
+    updated_at + its ttl on;
+  - `mark`: the mark of the last full sync that wrote or kept the key (full syncs only).
   The key itself expires (PEXPIREAT) at updated_at + the key's ttl, the longest attribute ttl
   (GroupSpec.max_ttl_seconds); no expiry when any attribute never expires.
 - `signals:__watermark:{group_ident}` - a hash: `updated_at`, `key_value`.
 - `signals:__lock` - the sync lock: a random token with a lease (SET NX PX), renewed by a
   background thread while held, so a killed holder frees it when the lease runs out.
 
-An upsert is one MULTI/EXEC transaction per chunk: a server-side script writes the rows
-(newer wins: a stored `__updated_at` greater than the row's keeps the stored row, an equal one
-is rewritten; an older row of a full sync still gets the mark, as its key is in the table) and
-the last command of the transaction sets the watermark, so the watermark never lands without
-the rows; should a script fail part way, the watermark is put back as it was. The scripts
-assume a standalone server (not redis cluster).
+An upsert is one MULTI/EXEC transaction per chunk, sent as one write: server-side script
+calls write the rows, 1,000 a call (newer wins: a stored `updated_at` greater than the row's
+keeps the stored row, an equal one is rewritten; an older row of a full sync still gets the
+mark, as its key is in the table), and the last command of the transaction sets the
+watermark, so the watermark never lands without the rows; should a script fail part way, the
+watermark is put back as it was. The scripts go as EVAL with their text (no script cache to
+lose) and assume a standalone server (not redis cluster).
+
+A sync hands the store rows the warehouse has already encoded (`upsert_encoded`: key,
+updated_at and the values' JSON text per row), so no Python object is made per value.
 """
 
 from __future__ import annotations
@@ -28,19 +38,21 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from json.encoder import encode_basestring
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import redis
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import AuthenticationError, NoScriptError, RedisError
+from redis.exceptions import AuthenticationError, RedisError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from signals_batch.errors import InvalidInput
 from signals_batch.stores.base import (
+    EncodedChunk,
     GroupSpec,
     ProfileRow,
     StoreError,
@@ -51,41 +63,46 @@ from signals_batch.stores.base import (
 )
 
 LOCK_KEY = "signals:__lock"
-UPDATED_AT = "__updated_at"
-MARK = "__mark"
-EXPIRES = "__expires:"
+UPDATED_AT = "updated_at"
+VALUES = "values"
+TTL = "ttl"
+MARK = "mark"
 DEFAULT_LOCK_LEASE = 30.0
-#: environment variable overriding the lock lease (seconds), e.g. for fault tests
 #: rows per script call inside a chunk's transaction (keeps each call's arguments small)
 SCRIPT_BATCH = 1000
+#: attempts of a chunk's transaction when the connection drops (it is idempotent)
+WRITE_ATTEMPTS = 3
 
-# One script for every write, so that a script cache flushed or lost (server restart) fails
-# every command of a transaction alike (NOSCRIPT) and nothing of it is applied.
+# One script for every write: the rows of a chunk, the watermark, the sweep of a full sync.
 _WRITE_SCRIPT = """
 local mode = ARGV[1]
 if mode == 'rows' then
-  local rows = cjson.decode(ARGV[2])
+  -- ARGV: 'rows', mark, ttl, then per key: updated_at, expire_ms ('' = none), values
+  local mark, ttl = ARGV[2], ARGV[3]
   local applied = 0
   for i = 1, #KEYS do
     local key = KEYS[i]
-    local row = rows[i]
-    local current = redis.call('HGET', key, '__updated_at')
-    if (not current) or current <= row[1] then
+    local j = 3 * i + 1
+    local updated_at = ARGV[j]
+    local current = redis.call('HGET', key, 'updated_at')
+    if (not current) or current <= updated_at then
       if current then redis.call('DEL', key) end
-      local fields = row[3]
-      if #fields <= 2000 then
-        redis.call('HSET', key, '__updated_at', row[1], unpack(fields))
-      else  -- unpack has a limit: wide rows in slices
-        redis.call('HSET', key, '__updated_at', row[1])
-        for first = 1, #fields, 2000 do
-          redis.call('HSET', key, unpack(fields, first, math.min(first + 1999, #fields)))
-        end
+      if ttl == '' and mark == '' then
+        redis.call('HSET', key, 'updated_at', updated_at, 'values', ARGV[j + 2])
+      elseif ttl == '' then
+        redis.call('HSET', key, 'updated_at', updated_at, 'values', ARGV[j + 2], 'mark', mark)
+      elseif mark == '' then
+        redis.call('HSET', key, 'updated_at', updated_at, 'values', ARGV[j + 2], 'ttl', ttl)
+      else
+        redis.call('HSET', key, 'updated_at', updated_at, 'values', ARGV[j + 2], 'ttl', ttl,
+                   'mark', mark)
       end
-      if row[2] ~= '' then redis.call('PEXPIREAT', key, row[2]) end
+      local expire = ARGV[j + 1]
+      if expire ~= '' then redis.call('PEXPIREAT', key, expire) end
       applied = applied + 1
-    elseif ARGV[3] ~= '' then
+    elseif mark ~= '' then
       -- an older row of a full sync: the key is still in the table, keep the newer values
-      redis.call('HSET', key, '__mark', ARGV[3])
+      redis.call('HSET', key, 'mark', mark)
     end
   end
   return applied
@@ -96,7 +113,7 @@ elseif mode == 'watermark' then
 elseif mode == 'sweep' then
   local removed = 0
   for i = 1, #KEYS do
-    if redis.call('HGET', KEYS[i], '__mark') ~= ARGV[2] then
+    if redis.call('HGET', KEYS[i], 'mark') ~= ARGV[2] then
       removed = removed + redis.call('DEL', KEYS[i])
     end
   end
@@ -159,52 +176,66 @@ def _epoch_ms(value: dt.datetime) -> int:
     return delta.days * 86_400_000 + delta.seconds * 1000 + -(-delta.microseconds // 1000)
 
 
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def _json_dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return _dumps(value)
 
 
-def _float_json(value: float) -> str:
-    return float.__repr__(value) if value - value == 0 else _json_dumps(value)
+def encode_rows(rows: Sequence[ProfileRow]) -> EncodedChunk:
+    """ProfileRows as a chunk of encoded rows (the path of callers other than a sync)."""
+    return EncodedChunk(
+        keys=[row.key_value for row in rows],
+        updated_at=[_iso(row.updated_at) for row in rows],
+        updated_ms=[_epoch_ms(row.updated_at) for row in rows],
+        values=[_dumps(row.values) for row in rows],
+    )
 
 
-# the common value types without json.dumps' per-call overhead (same text as json.dumps)
-_ENCODERS: dict[type, Callable[[Any], str]] = {
-    str: encode_basestring,
-    int: int.__repr__,
-    float: _float_json,
-    bool: lambda value: "true" if value else "false",
-    type(None): lambda value: "null",
-}
-
-
-def encode_value(value: Any) -> str:
-    """The JSON text a hash field holds for `value`."""
-    encoder = _ENCODERS.get(type(value))
-    return encoder(value) if encoder is not None else _json_dumps(value)
-
-
-def _encode_rows(group: GroupSpec, rows: Sequence[ProfileRow], mark: str | None) -> str:
-    """The rows as the write script reads them: [[updated_at, expire_ms, [field, text, ...]]]."""
+def _own_ttls(group: GroupSpec) -> str:
+    """The `ttl` field: attributes whose ttl is shorter than the key's ('' when none)."""
     key_ttl = group.max_ttl_seconds
-    own_ttl = [(EXPIRES + a, dt.timedelta(seconds=ttl)) for a in group.attributes
-               if (ttl := group.ttl_seconds.get(a)) is not None and ttl != key_ttl]
-    tail = [MARK, mark] if mark is not None else []
-    encoders = _ENCODERS
-    payload = []
-    for row in rows:
-        fields: list[str] = []
-        append = fields.append
-        for name, value in row.values.items():
-            append(name)
-            encoder = encoders.get(type(value))
-            append(encoder(value) if encoder is not None else _json_dumps(value))
-        for name, ttl in own_ttl:
-            append(name)
-            append(_iso(row.updated_at + ttl))
-        fields += tail
-        expire = "" if key_ttl is None else str(_epoch_ms(row.updated_at) + key_ttl * 1000)
-        payload.append((_iso(row.updated_at), expire, fields))
-    return _json_dumps(payload)
+    own = {a: ttl for a in group.attributes
+           if (ttl := group.ttl_seconds.get(a)) is not None and ttl != key_ttl}
+    return _dumps(own) if own else ""
+
+
+def _bulk(text: str) -> bytes:
+    data = text.encode()
+    return b"$%d\r\n%s\r\n" % (len(data), data)
+
+
+def _pack_rows(script: str, prefix: str, chunk: EncodedChunk, start: int, stop: int,
+               mark: str, ttl: str, expires: list[str]) -> bytes:
+    """EVAL of the write script over rows [start, stop) in the redis protocol (RESP)."""
+    keys, updated_at, values = chunk.keys, chunk.updated_at, chunk.values
+    count = stop - start
+    head = ["EVAL", script, str(count)]
+    tail = ["rows", mark, ttl]
+    # the common case, in one pass over str: every character ASCII, so lengths are byte counts
+    plen = len(prefix)
+    text = "".join([
+        *(f"${len(a)}\r\n{a}\r\n" for a in head),
+        *[f"${len(k) + plen}\r\n{prefix}{k}\r\n" for k in keys[start:stop]],
+        *(f"${len(a)}\r\n{a}\r\n" for a in tail),
+        *[f"${len(u)}\r\n{u}\r\n${len(e)}\r\n{e}\r\n${len(v)}\r\n{v}\r\n"
+          for u, e, v in zip(updated_at[start:stop], expires[start:stop], values[start:stop],
+                             strict=True)],
+    ])
+    size = b"*%d\r\n" % (len(head) + count + len(tail) + 3 * count)
+    if text.isascii():
+        return size + text.encode()
+    parts = [size, *map(_bulk, head), *(_bulk(prefix + k) for k in keys[start:stop]),
+             *map(_bulk, tail)]
+    for u, e, v in zip(updated_at[start:stop], expires[start:stop], values[start:stop],
+                       strict=True):
+        parts += (_bulk(u), _bulk(e), _bulk(v))
+    return b"".join(parts)
+
+
+def _pack(*args: str) -> bytes:
+    return b"*%d\r\n" % len(args) + b"".join(map(_bulk, args))
 
 
 def _glob_escape(text: str) -> str:
@@ -231,7 +262,6 @@ class RedisStore:
                                f"{self._scrub(error)}") from None
         with self._errors("cannot reach the {store}"):
             self._client.ping()
-            self._write_sha = self._client.script_load(_WRITE_SCRIPT)
         self._renew = self._client.register_script(_RENEW_SCRIPT)
         self._release = self._client.register_script(_RELEASE_SCRIPT)
 
@@ -270,50 +300,79 @@ class RedisStore:
 
     def upsert(self, group: GroupSpec, rows: Sequence[ProfileRow],
                watermark: Watermark | None = None, mark: str | None = None) -> int:
-        self._check_lock()
-        reserved = [a for a in group.attributes if a.startswith("__")]
-        if reserved:
-            raise StoreError(f"attribute names starting with '__' ({', '.join(reserved)}) are "
-                             f"reserved in the {self.description}")
-        prefix = f"signals:{group.ident}:"
-        commands: list[tuple[Any, ...]] = []
-        for start in range(0, len(rows), SCRIPT_BATCH):
-            batch = rows[start:start + SCRIPT_BATCH]
-            commands.append((len(batch), *[prefix + row.key_value for row in batch],
-                             "rows", _encode_rows(group, batch, mark), mark or ""))
-        if watermark is not None:
-            commands.append((1, self._watermark_key(group.ident), "watermark",
-                             _iso(watermark.updated_at), watermark.key_value))
-        if not commands:
-            return 0
-        results = self._transaction(group.ident, commands)
-        return sum(results[:len(commands) - (watermark is not None)])
+        return self.upsert_encoded(group, encode_rows(rows), watermark, mark)
 
-    def _transaction(self, group_ident: str, commands: list[tuple[Any, ...]]) -> list[int]:
-        """Run the write-script calls in one MULTI/EXEC, the watermark (if any) last."""
-        watermark_key = self._watermark_key(group_ident)
+    def prepare_encoded(self, group: GroupSpec, chunk: EncodedChunk,
+                        mark: str | None = None) -> list[bytes]:
+        """The script calls writing the chunk's rows, in the redis protocol: what
+        `upsert_encoded(..., prepared=)` sends. Pure (no I/O), so a sync makes it in its
+        reader thread while the chunk before is being written."""
+        key_ttl = group.max_ttl_seconds
+        if key_ttl is None:
+            expires = [""] * len(chunk.keys)
+        else:
+            ttl_ms = key_ttl * 1000
+            expires = [str(ms + ttl_ms) for ms in chunk.updated_ms]
+        prefix, ttl = f"signals:{group.ident}:", _own_ttls(group)
+        return [_pack_rows(_WRITE_SCRIPT, prefix, chunk, start,
+                           min(start + SCRIPT_BATCH, len(chunk.keys)), mark or "", ttl, expires)
+                for start in range(0, len(chunk.keys), SCRIPT_BATCH)]
+
+    def upsert_encoded(self, group: GroupSpec, chunk: EncodedChunk,
+                       watermark: Watermark | None = None, mark: str | None = None,
+                       prepared: list[bytes] | None = None) -> int:
+        """`upsert` of rows the warehouse already encoded: one transaction, one round trip.
+        `prepared`: `prepare_encoded(group, chunk, mark)`, when made beforehand."""
+        self._check_lock()
+        if not chunk.keys and watermark is None:
+            return 0
+        if prepared is None:
+            prepared = self.prepare_encoded(group, chunk, mark)
+        watermark_key = self._watermark_key(group.ident)
+        commands = [_pack("MULTI"), _pack("HGETALL", watermark_key), *prepared]
+        if watermark is not None:
+            commands.append(_pack("EVAL", _WRITE_SCRIPT, "1", watermark_key, "watermark",
+                                  _iso(watermark.updated_at), watermark.key_value))
+        commands.append(_pack("EXEC"))
         with self._errors("writing to the {store} failed"):
-            for attempt in range(2):
-                pipe = self._client.pipeline(transaction=True)
-                pipe.hgetall(watermark_key)  # as it was, to put back if a command fails
-                for args in commands:
-                    pipe.evalsha(self._write_sha, *args)
-                before, *results = pipe.execute(raise_on_error=False)
-                failed = [r for r in results if isinstance(r, Exception)]
-                if not failed:
-                    return results
-                if attempt == 0 and all(isinstance(r, NoScriptError) for r in failed):
-                    # the server lost its scripts (restart, SCRIPT FLUSH): nothing was applied
-                    self._write_sha = self._client.script_load(_WRITE_SCRIPT)
-                    continue
-                break
-            # a script failed part way: never leave the watermark past rows not written
-            if before:
-                self._client.hset(watermark_key, mapping=before)
-            else:
-                self._client.delete(watermark_key)
-            raise StoreError(f"writing to the {self.description} failed: "
-                             f"{self._scrub(failed[0])}")
+            before, *results = self._transaction(commands)
+            if isinstance(before, list):  # HGETALL's pairs, as read off the wire (RESP2)
+                before = dict(zip(before[::2], before[1::2], strict=True))
+            failed = [r for r in results if isinstance(r, Exception)]
+            if failed:
+                # a script failed part way: never leave the watermark past rows not written
+                if before:
+                    self._client.hset(watermark_key, mapping=before)
+                else:
+                    self._client.delete(watermark_key)
+                raise StoreError(f"writing to the {self.description} failed: "
+                                 f"{self._scrub(failed[0])}")
+        return sum(results[:len(results) - (watermark is not None)])
+
+    def _transaction(self, commands: list[bytes]) -> list[Any]:
+        """Send MULTI ... EXEC as one write; the results of EXEC. A dropped connection is
+        retried: the whole transaction was applied or none of it, and it is idempotent."""
+        pool = self._client.connection_pool
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                connection = pool.get_connection()
+            except TypeError:  # redis-py < 5.3 wants a command name
+                connection = pool.get_connection("EXEC")
+            try:
+                connection.send_packed_command(commands)
+                for _ in commands[:-1]:  # OK, QUEUED...: a refused command raises here
+                    connection.read_response()
+                return list(connection.read_response())
+            except (RedisConnectionError, RedisTimeoutError):
+                connection.disconnect()
+                if attempt + 1 == WRITE_ATTEMPTS:
+                    raise
+                time.sleep(0.05 * 2 ** attempt)
+            except BaseException:
+                connection.disconnect()  # never reuse a connection read half way
+                raise
+            finally:
+                pool.release(connection)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def reset_watermark(self, group_ident: str) -> None:
@@ -335,11 +394,7 @@ class RedisStore:
         return removed
 
     def _sweep(self, keys: list[str], mark: str) -> int:
-        try:
-            return self._client.evalsha(self._write_sha, len(keys), *keys, "sweep", mark)
-        except NoScriptError:
-            self._write_sha = self._client.script_load(_WRITE_SCRIPT)
-            return self._client.evalsha(self._write_sha, len(keys), *keys, "sweep", mark)
+        return self._client.eval(_WRITE_SCRIPT, len(keys), *keys, "sweep", mark)
 
     # ------------------------------------------------------------------ reads
 
@@ -349,15 +404,15 @@ class RedisStore:
             found = self._client.hgetall(self._key(group_ident, key_value))
         if not found or UPDATED_AT not in found:
             return None
-        values: dict[str, Any] = {}
+        updated_at = found[UPDATED_AT]
         expires: dict[str, str | None] = {}
-        for name, text in found.items():
-            if name.startswith(EXPIRES):
-                expires[name[len(EXPIRES):]] = text
-            elif not name.startswith("__"):
-                values[name] = json.loads(text)
+        if TTL in found:
+            start = dt.datetime.fromisoformat(updated_at)
+            expires = {name: (start + dt.timedelta(seconds=seconds)).isoformat()
+                       for name, seconds in json.loads(found[TTL]).items()}
+        values = json.loads(found.get(VALUES) or "{}")
         return {**visible_values(values, expires, attributes, now_utc()),
-                "updated_at": found[UPDATED_AT]}
+                "updated_at": updated_at}
 
     def get_watermark(self, group_ident: str) -> Watermark | None:
         with self._errors("reading from the {store} failed"):

@@ -11,7 +11,7 @@ from typing import Any
 
 from signals_batch.definitions.models import AttributeGroup
 from signals_batch.errors import InvalidInput
-from signals_batch.stores.base import GroupSpec, ProfileRow, Watermark
+from signals_batch.stores.base import EncodedChunk, GroupSpec, ProfileRow, Watermark
 
 
 @dataclass(frozen=True)
@@ -144,45 +144,167 @@ def _as_datetime(value: Any) -> dt.datetime:
     raise InvalidInput(f"change marker value {value!r} is not a timestamp")
 
 
+#: a sync reads the changed rows in consecutive (timestamp, key) ranges of about this many
+#: rows, each sorted on its own: its memory stays the same whatever the size of the table
+RANGE_ROWS = 100_000
+#: rows sampled per range to choose the ranges' bounds
+SAMPLE_PER_RANGE = 100
+
+
+def _changed(
+    source: RowSource, after: Watermark | None, upto: Watermark | None = None
+) -> tuple[str, list[Any]]:
+    """The where clause of the rows after `after` and up to `upto` (included), and its
+    parameters. The plain comparisons repeated beside each bound let DuckDB filter while it
+    scans, before it reads the other columns."""
+    key, stamp = f'CAST("{source.key_column}" AS VARCHAR)', f'"{source.timestamp_column}"'
+    where = f'"{source.key_column}" is not null and {stamp} is not null'
+    params: list[Any] = []
+    if after is not None:
+        where += f" and {stamp} >= ? and ({stamp} > ? or ({stamp} = ? and {key} > ?))"
+        params += [after.updated_at] * 3 + [after.key_value]
+    if upto is not None:
+        where += f" and {stamp} <= ? and ({stamp} < ? or ({stamp} = ? and {key} <= ?))"
+        params += [upto.updated_at] * 3 + [upto.key_value]
+    if after is not None and upto is not None and after.updated_at == upto.updated_at:
+        where += f" and {key} > ? and {key} <= ?"
+        params += [after.key_value, upto.key_value]
+    return where, params
+
+
+def _ranges(con, source: RowSource, after: Watermark | None) -> Iterator[tuple[str, list[Any]]]:
+    """The changed rows as consecutive ranges of about RANGE_ROWS rows: (where, params) of
+    each, in order. The bounds are every SAMPLE_PER_RANGE-th row of a sample, in order."""
+    total = count_changes(con, source, after)
+    if not total:
+        return
+    bounds: list[Watermark] = []
+    if total > RANGE_ROWS:
+        ranges = -(-total // RANGE_ROWS)
+        sample = ranges * SAMPLE_PER_RANGE
+        where, params = _changed(source, after)
+        found = con.execute(
+            f"select u, k from (select u, k, row_number() over (order by u, k) as rn from ("
+            f'select CAST("{source.timestamp_column}" AS TIMESTAMP) as u, '
+            f'CAST("{source.key_column}" AS VARCHAR) as k from {source.relation} '
+            f"where {where}) using sample reservoir({sample} rows) repeatable (1)) "
+            f"where rn % {SAMPLE_PER_RANGE} = 0 and rn < {sample} order by rn",
+            params,
+        ).fetchall()
+        bounds = [Watermark(_as_datetime(u), k) for u, k in found]
+    lower = after
+    for upper in [*bounds, None]:
+        yield _changed(source, lower, upper)
+        lower = upper
+
+
 def read_changes(
     con, source: RowSource, after: Watermark | None, chunk_size: int
 ) -> Iterator[list[ProfileRow]]:
-    """Rows newer than `after` in (timestamp, key) order, `chunk_size` at a time."""
+    """Rows newer than `after` in (timestamp, key) order, `chunk_size` at a time (or fewer)."""
     key, stamp = f'"{source.key_column}"', f'"{source.timestamp_column}"'
     columns = ", ".join(f'"{c}"' for c in source.columns)
-    where = f"{key} is not null and {stamp} is not null"
-    params: list[Any] = []
-    if after is not None:
-        where += f" and ({stamp} > ? or ({stamp} = ? and CAST({key} AS VARCHAR) > ?))"
-        params = [after.updated_at, after.updated_at, after.key_value]
-    cursor = con.execute(
-        f"select CAST({key} AS VARCHAR), CAST({stamp} AS TIMESTAMP), {columns} "
-        f"from {source.relation} where {where} order by 2, 1",
-        params,
-    )
     types = [source.types[c] for c in source.columns]
     names = source.columns
-    while True:
-        batch = cursor.fetchmany(chunk_size)
-        if not batch:
-            return
-        yield [
-            ProfileRow(
-                row[0],
-                {n: _json_ready(v, t) for n, v, t in zip(names, row[2:], types, strict=True)},
-                _as_datetime(row[1]),
-            )
-            for row in batch
-        ]
+    for where, params in _ranges(con, source, after):
+        cursor = con.execute(
+            f"select CAST({key} AS VARCHAR), CAST({stamp} AS TIMESTAMP), {columns} "
+            f"from {source.relation} where {where} order by 2, 1",
+            params,
+        )
+        while batch := cursor.fetchmany(chunk_size):
+            yield [
+                ProfileRow(
+                    row[0],
+                    {n: _json_ready(v, t) for n, v, t in zip(names, row[2:], types, strict=True)},
+                    _as_datetime(row[1]),
+                )
+                for row in batch
+            ]
+
+
+# DuckDB column types whose JSON rendering (json_object) is the JSON of `_json_ready`'s value
+_JSON_AS_IS = {
+    "VARCHAR", "BOOLEAN", "DOUBLE", "DATE",
+    "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
+    "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT",
+}
+
+
+def _json_sql(expr: str, data_type: str, type_name: str) -> str | None:
+    """SQL giving the value of `expr` (a DuckDB column of `data_type`, declared `type_name`)
+    such that DuckDB's JSON of it is the JSON of `_json_ready`'s value; None for a type this
+    cannot promise that for (the rows then go through Python)."""
+    data_type = data_type.upper()
+    if data_type == "JSON":  # the text, parsed only for a dict attribute
+        return expr if type_name == "dict" else f"CAST({expr} AS VARCHAR)"
+    if data_type == "VARCHAR" and type_name == "dict":
+        return f"CAST({expr} AS JSON)"
+    if data_type in _JSON_AS_IS:
+        return expr
+    if data_type in ("FLOAT", "REAL") or data_type.startswith("DECIMAL"):
+        return f"CAST({expr} AS DOUBLE)"  # Python's float of the value
+    if data_type == "TIMESTAMP":  # datetime.isoformat(): microseconds only when not zero
+        return (
+            f"CASE WHEN microsecond({expr}) % 1000000 = 0 "
+            f"THEN strftime({expr}, '%Y-%m-%dT%H:%M:%S') "
+            f"ELSE strftime({expr}, '%Y-%m-%dT%H:%M:%S.%f') END"
+        )
+    if data_type.endswith("[]") and type_name != "dict":
+        element = _json_sql("x", data_type[:-2], type_name.removesuffix("_list"))
+        if element is None:
+            return None
+        return expr if element == "x" else f"list_transform({expr}, lambda x: {element})"
+    return None
+
+
+def _column_types(con, source: RowSource) -> dict[str, str]:
+    found = con.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema = ? and table_name = ?"
+        + (" and table_catalog = ?" if source.database else ""),
+        [source.schema, source.table] + ([source.database] if source.database else []),
+    ).fetchall()
+    return {name.lower(): data_type for name, data_type in found}
+
+
+def encoded_values_sql(con, source: RowSource) -> str | None:
+    """SQL of one JSON object text per row, attribute -> value, equal to what `read_changes`
+    gives as ProfileRow.values; None when the warehouse is not DuckDB or a column's type is
+    one it cannot render alike."""
+    if type(con).__module__.split(".")[0] not in ("duckdb", "_duckdb"):
+        return None
+    types = _column_types(con, source)
+    pairs = []
+    for name in source.columns:
+        data_type = types.get(name.lower())
+        rendered = data_type and _json_sql(f'"{name}"', data_type, source.types[name])
+        if not rendered:
+            return None
+        pairs.append(f"'{name}', {rendered}")
+    return f"CAST(json_object({', '.join(pairs)}) AS VARCHAR)"
+
+
+def read_encoded(
+    con, source: RowSource, after: Watermark | None, chunk_size: int, values_sql: str
+) -> Iterator[EncodedChunk]:
+    """`read_changes`, with the values encoded by the warehouse (`encoded_values_sql`)."""
+    key = f'CAST("{source.key_column}" AS VARCHAR)'
+    stamp = f'CAST("{source.timestamp_column}" AS TIMESTAMP)'
+    for where, params in _ranges(con, source, after):
+        cursor = con.execute(
+            f"select {key}, strftime({stamp}, '%Y-%m-%dT%H:%M:%S.%f'), "
+            f"(epoch_us({stamp}) + 999) // 1000, {values_sql} "
+            f"from {source.relation} where {where} order by {stamp}, {key}",
+            params,
+        )
+        while batch := cursor.fetchmany(chunk_size):
+            keys, updated_at, updated_ms, values = map(list, zip(*batch, strict=True))
+            yield EncodedChunk(keys, updated_at, updated_ms, values)
 
 
 def count_changes(con, source: RowSource, after: Watermark | None) -> int:
-    key, stamp = f'"{source.key_column}"', f'"{source.timestamp_column}"'
-    where = f"{key} is not null and {stamp} is not null"
-    params: list[Any] = []
-    if after is not None:
-        where += f" and ({stamp} > ? or ({stamp} = ? and CAST({key} AS VARCHAR) > ?))"
-        params = [after.updated_at, after.updated_at, after.key_value]
+    where, params = _changed(source, after)
     return con.execute(f"select count(*) from {source.relation} where {where}", params).fetchone()[
         0
     ]

@@ -3,28 +3,44 @@
 Order is what makes a killed sync safe: a chunk is written before the watermark moves past
 it, so a rerun resends at most one chunk (writes are idempotent and newer-wins), and a group
 is republished only once all its rows are in the store.
+
+Speed and memory: rows are read in consecutive (updated_at, key) ranges of a bounded size
+(source.RANGE_ROWS), each sorted on its own with DuckDB's memory capped, so a sync's memory
+does not grow with the table; a thread reads the next chunk while the store writes the one
+before; and with a store offering `upsert_encoded` (redis), DuckDB encodes each row's values
+as JSON, so no Python object is made per value.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import queue
+import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from signals_batch.definitions.models import AttributeGroup
-from signals_batch.stores.base import ProfileStore
+from signals_batch.stores.base import GroupSpec, ProfileStore, Watermark
 from signals_batch.sync.source import (
+    RowSource,
     check_source,
     count_changes,
+    encoded_values_sql,
     group_spec,
     read_changes,
+    read_encoded,
     row_source,
 )
 
 DEFAULT_CHUNK_SIZE = 10_000
 DEFAULT_LOCK_TIMEOUT = 60.0
+#: DuckDB's memory during a sync: reading in (updated_at, key) order sorts the changed rows,
+#: which spills to disk past this instead of growing with the table
+SYNC_MEMORY_LIMIT = "128MB"
 
 
 @dataclass
@@ -88,13 +104,7 @@ def sync_groups(
                 result.rows_read = count_changes(con, source, after)
                 continue
             mark = uuid.uuid4().hex if full else None
-            for chunk in read_changes(con, source, after, chunk_size):
-                result.rows_read += len(chunk)
-                result.rows_written += store.upsert(
-                    spec, chunk, watermark=chunk[-1].position, mark=mark
-                )
-                if progress:
-                    progress(f"{group.ident}: {result.rows_read} rows sent")
+            _push(con, source, spec, after, mark, store, chunk_size, result, progress)
             if full:
                 result.rows_removed = store.finish_full(group.ident, mark)
             position = store.get_watermark(group.ident)
@@ -103,11 +113,12 @@ def sync_groups(
                 republisher.republish_online(group, source.batch_source)
                 result.republished = True
 
-    if dry_run:
-        run()
-    else:
-        with store.lock(lock_timeout):
+    with duckdb_settings(con):
+        if dry_run:
             run()
+        else:
+            with store.lock(lock_timeout):
+                run()
     if republisher is None and not dry_run:
         summary.notices.append(
             "no Signals API configured (signals_api.url): rows were pushed, republishing "
@@ -115,3 +126,115 @@ def sync_groups(
         )
     summary.seconds = round((dt.datetime.now() - started).total_seconds(), 3)
     return summary
+
+
+def _push(
+    con,
+    source: RowSource,
+    spec: GroupSpec,
+    after: Watermark | None,
+    mark: str | None,
+    store: ProfileStore,
+    chunk_size: int,
+    result: GroupSyncSummary,
+    progress: Callable[[str], None] | None,
+) -> None:
+    """Send a group's changed rows, chunk by chunk, each with the watermark of its last row."""
+    upsert_encoded = getattr(store, "upsert_encoded", None)
+    values_sql = encoded_values_sql(con, source) if upsert_encoded else None
+    if upsert_encoded is not None and values_sql is not None:
+        # the fast path: DuckDB encodes the values, the store sends them as they are; the
+        # reader thread also prepares what the store sends, when the store can
+        prepare = getattr(store, "prepare_encoded", None)
+        chunks = read_encoded(con, source, after, chunk_size, values_sql)
+        ahead = read_ahead(chunks, lambda c: (c, prepare(spec, c, mark) if prepare else None))
+
+        def write(item: tuple[Any, Any]) -> tuple[int, int]:
+            chunk, prepared = item
+            extra = {"prepared": prepared} if prepared is not None else {}
+            return len(chunk), upsert_encoded(
+                spec, chunk, watermark=chunk.position, mark=mark, **extra)
+    else:
+        ahead = read_ahead(read_changes(con, source, after, chunk_size))
+
+        def write(item: Any) -> tuple[int, int]:
+            return len(item), store.upsert(spec, item, watermark=item[-1].position, mark=mark)
+
+    with closing(ahead):  # the reader thread is done with `con` when this ends
+        for item in ahead:
+            read, written = write(item)
+            result.rows_read += read
+            result.rows_written += written
+            if progress:
+                progress(f"{spec.ident}: {result.rows_read} rows sent")
+
+
+T = TypeVar("T")
+
+
+def read_ahead(chunks: Iterator[T], prepare: Callable[[T], Any] | None = None) -> Iterator[Any]:
+    """`chunks` (each passed through `prepare` when given), the next one read by a thread
+    while the caller handles this one: the warehouse reads and encodes rows while the store
+    writes the chunk before (at most three chunks in memory). The thread is done with the
+    connection when this generator ends."""
+    handoff: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def put(item: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                if not put(("chunk", prepare(chunk) if prepare else chunk)):
+                    return
+            put(("end", None))
+        except BaseException as error:  # handed to the caller, raised there
+            put(("error", error))
+
+    reader = threading.Thread(target=produce, name="signals-batch-sync-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            kind, item = handoff.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join()
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+
+
+@contextmanager
+def duckdb_settings(con) -> Iterator[None]:
+    """On a DuckDB connection, for the sync: memory capped at SYNC_MEMORY_LIMIT (the sorts
+    spill to DuckDB's temp directory past it; left as it is when spilling is off), a core left
+    to the Python thread that sends the rows, no progress bar on stdout; then the settings as
+    they were."""
+    if type(con).__module__.split(".")[0] not in ("duckdb", "_duckdb"):
+        yield
+        return
+    setting = "select current_setting(?)"
+    before = {n: con.execute(setting, [n]).fetchone()[0]
+              for n in ("memory_limit", "threads", "enable_progress_bar")}
+    if con.execute(setting, ["temp_directory"]).fetchone()[0]:
+        con.execute(f"SET memory_limit = '{SYNC_MEMORY_LIMIT}'")
+    con.execute(f"SET threads = {max(1, min(int(before['threads']), (os.cpu_count() or 2) - 1))}")
+    con.execute("SET enable_progress_bar = false")
+    try:
+        yield
+    finally:
+        con.execute(f"SET memory_limit = '{before['memory_limit']}'")
+        con.execute(f"SET threads = {int(before['threads'])}")
+        con.execute(f"SET enable_progress_bar = {str(bool(before['enable_progress_bar']))}")
