@@ -146,7 +146,7 @@ def _as_datetime(value: Any) -> dt.datetime:
 
 #: a sync reads the changed rows in consecutive (timestamp, key) ranges of about this many
 #: rows, each sorted on its own: its memory stays the same whatever the size of the table
-RANGE_ROWS = 100_000
+RANGE_ROWS = 64_000
 #: rows sampled per range to choose the ranges' bounds
 SAMPLE_PER_RANGE = 100
 

@@ -40,7 +40,7 @@ DEFAULT_CHUNK_SIZE = 10_000
 DEFAULT_LOCK_TIMEOUT = 60.0
 #: DuckDB's memory during a sync: reading in (updated_at, key) order sorts the changed rows,
 #: which spills to disk past this instead of growing with the table
-SYNC_MEMORY_LIMIT = "128MB"
+SYNC_MEMORY_LIMIT = "96MB"
 
 
 @dataclass
