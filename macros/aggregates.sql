@@ -1,38 +1,5 @@
 {#- Aggregation building blocks: daily partial aggregates and how they combine. -#}
 
-{#- Per (key, day): each distinct value with its count. -#}
-{% macro value_counts(expr) -%}
-  {{ return(adapter.dispatch('value_counts', 'signals_batch')(expr)) }}
-{%- endmacro %}
-
-{% macro duckdb__value_counts(expr) -%}
-  histogram({{ expr }})
-{%- endmacro %}
-
-{#- Snowflake: the day's values themselves (ARRAY_AGG skips NULLs); value_count_rows counts
-    them. Arrays keep the daily table plain (no MAP type). -#}
-{% macro snowflake__value_counts(expr) -%}
-  ARRAY_AGG({{ expr }})
-{%- endmacro %}
-
-
-{#- Rows (k, v, n) from a value_counts column, for the rows of `relation` matching `where`. -#}
-{% macro value_count_rows(relation, key, column, where) -%}
-  {{ return(adapter.dispatch('value_count_rows', 'signals_batch')(relation, key, column, where)) }}
-{%- endmacro %}
-
-{% macro duckdb__value_count_rows(relation, key, column, where) -%}
-  select {{ key }} as k, e.key as v, e.value as n
-  from (select {{ key }}, unnest(map_entries({{ column }})) as e from {{ relation }} where {{ where }})
-{%- endmacro %}
-
-{% macro snowflake__value_count_rows(relation, key, column, where) -%}
-  select {{ key }} as k, CAST(value_row.value AS VARCHAR) as v, 1 as n
-  from {{ relation }}, lateral flatten(input => {{ column }}) as value_row
-  where {{ where }} and CAST(value_row.value AS VARCHAR) is not null
-{%- endmacro %}
-
-
 {#- first/last: pack (event time, event_id, value) so min/max pick the earliest/latest event,
     ties going to the smallest/largest event_id. -#}
 {% macro pack_first(tstamp, event_id, value) -%}

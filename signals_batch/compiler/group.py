@@ -53,6 +53,7 @@ class AttributePlan:
     value_alias: str | None  # text column of the property, if any
     number_alias: str | None  # numeric column of the property, if used
     daily_columns: list[tuple[str, str]] = field(default_factory=list)
+    value_of: int | None = None  # its ValuePartial, for the value-count aggregations
 
     @property
     def name(self) -> str:
@@ -73,6 +74,18 @@ class AttributePlan:
         return self.attribute.aggregation in VALUE_COUNT_AGGREGATIONS
 
 
+@dataclass(frozen=True)
+class ValuePartial:
+    """(key, day, value, count) rows of one property under one match: the partial of every
+    value-count aggregation of the group over that pair (unique_list and most_frequent of
+    the same property and events share it). They are rows of the daily table, not a
+    per-day map: a GROUP BY counts values far faster than a map-building aggregate."""
+
+    match: str  # flag column (m<i>) of the first attribute using it
+    value: str  # text column of the property
+    users: tuple[str, ...]
+
+
 @dataclass
 class GroupPlan:
     group: AttributeGroup
@@ -81,6 +94,7 @@ class GroupPlan:
     properties: PropertyTable
     matches: list[str]
     attributes: list[AttributePlan]
+    value_partials: list[ValuePartial] = field(default_factory=list)
 
     @property
     def ident(self) -> str:
@@ -174,8 +188,7 @@ def _daily_columns(plan: AttributePlan, match: str) -> list[tuple[str, str]]:
         fn = "min" if agg == "first" else "max"
         return [(f"{a}_f", f"{fn}(case when {match} then {packed} end)")]
     if agg in VALUE_COUNT_AGGREGATIONS:
-        counted = jinja_string(f"case when {match} then {value} end")
-        return [(f"{a}_v", macro("value_counts", counted))]
+        return []  # ValuePartial rows
     if agg in ("time_since_first", "time_since_last"):
         fn = "min" if agg == "time_since_first" else "max"
         return [(f"{a}_t", f"{fn}(case when {has_value} then derived_tstamp end)")]
@@ -203,7 +216,29 @@ def plan_group(group: AttributeGroup, source_name: str) -> GroupPlan:
         plan = AttributePlan(index, attribute, value_alias, number_alias)
         plan.daily_columns = _daily_columns(plan, f"m{index}")
         plans.append(plan)
-    return GroupPlan(group, source_name, key_sql, table, matches, plans)
+    return GroupPlan(
+        group, source_name, key_sql, table, matches, plans, _value_partials(plans, matches)
+    )
+
+
+def _value_partials(plans: list[AttributePlan], matches: list[str]) -> list[ValuePartial]:
+    """One ValuePartial per distinct (match condition, property); sets each plan's value_of."""
+    found: dict[tuple[str, str], int] = {}
+    partials: list[ValuePartial] = []
+    for plan in plans:
+        if not plan.uses_value_counts:
+            continue
+        assert plan.value_alias is not None  # value-count aggregations need a property
+        pair = (matches[plan.index], plan.value_alias)
+        if pair not in found:
+            found[pair] = len(partials)
+            partials.append(ValuePartial(f"m{plan.index}", plan.value_alias, ()))
+        plan.value_of = found[pair]
+        partial = partials[plan.value_of]
+        partials[plan.value_of] = ValuePartial(
+            partial.match, partial.value, (*partial.users, plan.name)
+        )
+    return partials
 
 
 # --------------------------------------------------------------------------- attribute stage
