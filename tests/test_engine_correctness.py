@@ -121,3 +121,20 @@ def test_only_rows_whose_values_changed_get_a_new_updated_at(tmp_path_factory, e
             assert row["updated_at"] == old["updated_at"], key
         else:
             assert old is None or row["updated_at"] > old["updated_at"], key
+
+
+@pytest.mark.parametrize("include_current_day", [False, True])
+def test_as_of_moving_without_new_events_updates_exactly_the_keys_whose_windows_moved(
+        tmp_path, include_current_day):
+    """Sparse keys (a few events each), nothing loaded between runs: a key's values change
+    only because a day entered or left one of its windows. Forward by one day, a jump, and
+    back: each state is the oracle's, so no key whose window moved is skipped."""
+    rows = sample_events.generate_events(n_events=1200, days=DAYS, users=300, seed=5,
+                                         start=START)
+    project = EngineProject(tmp_path, ALL_GROUPS, start_date=START,
+                            include_current_day=include_current_day)
+    project.load(rows)
+    for day in (5, 6, 9, 7):
+        as_of = START + dt.timedelta(days=day)
+        project.run(as_of=as_of)
+        _assert_matches_oracle(project, as_of)

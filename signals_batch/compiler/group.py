@@ -138,10 +138,6 @@ class GroupPlan:
         return sorted({a.attribute.period_days for a in self.attributes if a.attribute.period_days})
 
     @property
-    def max_period_days(self) -> int:
-        return max(self.period_days, default=0)
-
-    @property
     def has_time_since(self) -> bool:
         return any(a.attribute.aggregation.startswith("time_since_") for a in self.attributes)
 
