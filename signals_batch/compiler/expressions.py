@@ -13,6 +13,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from signals_batch.definitions.atomic import ATOMIC_TIMESTAMP_COLUMNS
 from signals_batch.definitions.models import (
     AtomicProperty,
     Attribute,
@@ -130,11 +131,32 @@ class PropertyTable:
         sql = macro("date_part_text", jinja_string(alias), jinja_string(date_part))
         return self._derive(sql, [alias])
 
+    def _timestamp_part(self, prop, user: str) -> str | None:
+        """A date part of an atomic timestamp column, read from the column itself: the same
+        value as from its text, without printing and parsing every timestamp."""
+        if not (
+            isinstance(prop, AtomicProperty)
+            and prop.date_part
+            and prop.name in ATOMIC_TIMESTAMP_COLUMNS
+        ):
+            return None
+        self.columns.setdefault(prop.name, set()).add(user)
+        sql = macro("date_part_text", jinja_string(prop.name), jinja_string(prop.date_part))
+        alias = self.props.setdefault(sql, f"p{len(self.props)}")
+        self.level[alias] = 1
+        return alias
+
+    def _input(self, prop, user: str) -> str:
+        typed = self._timestamp_part(prop, user)
+        return typed or self._date_part(self._leaf(prop, user), prop.date_part)
+
     def add(self, prop, user: str) -> str:
         """Register a property; return the alias of its text column."""
         if isinstance(prop, CalculatedProperty):
-            inputs = [self._date_part(self._leaf(p, user), p.date_part) for p in prop.properties]
+            inputs = [self._input(p, user) for p in prop.properties]
             alias = self._derive(_calculated_sql(prop, [jinja_string(i) for i in inputs]), inputs)
+        elif typed := self._timestamp_part(prop, user):
+            return typed
         else:
             leaf = self._leaf(prop, user)
             # A plain leaf still gets a `p` alias, so every property is read the same way.
