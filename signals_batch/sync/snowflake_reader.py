@@ -129,6 +129,8 @@ class SnowflakeReader(WarehouseReader):
             raise InvalidInput(
                 f"profiles.yml target {target.name!r}: {target.scrub(_one_line(error))}"
             ) from None
+        if creds.insecure_mode:  # only when set: the connector deprecates the name
+            auth["insecure_mode"] = True
         session = {"TIMEZONE": "UTC"}
         if creds.query_tag:
             session["QUERY_TAG"] = creds.query_tag
@@ -140,7 +142,6 @@ class SnowflakeReader(WarehouseReader):
                 role=creds.role,
                 autocommit=True,
                 client_session_keep_alive=False,
-                insecure_mode=creds.insecure_mode,
                 session_parameters=session,
                 login_timeout=login_timeout or LOGIN_TIMEOUT,
                 **auth,
