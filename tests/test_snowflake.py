@@ -11,6 +11,11 @@ Events are in Snowflake's layout: contexts as VARIANT arrays, unstruct events as
 objects (loaded with PARSE_JSON). Attribute tables are read back through the Snowflake
 connector under the emulator patch.
 
+Sync from Snowflake (the last sections): the Snowflake reader behind `sync` / `status` / the
+run summary, into the local store and redis, incremental, `--full`, an external batch group,
+the same JSON as from DuckDB, and the failures (refused credentials, unreachable account,
+invalid profile) against the real connector without the emulator.
+
 What the emulator cannot show (Snowflake's own text of FLOAT and TIMESTAMP values, session
 time zones, object key order, real Snowflake semantics of anything fakesnow translates to
 DuckDB) is listed in docs/warehouses.md, "The emulator".
