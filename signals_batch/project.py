@@ -232,7 +232,11 @@ class Project:
             notices=notices,
         )
         timings = {node.name: node for node in result.nodes}
-        state = self._read_state()
+        try:
+            state = self._read_state()
+        except SignalsBatchError as error:  # the run itself succeeded: say so, counts unknown
+            state = {}
+            notices.append(f"the run finished, but its row counts could not be read: {error}")
         summary.new_events = state.get("signals_batch_events_this_run", {}).get("row_count")
         for group in groups:
             node = timings.get(group.table_name)
@@ -286,22 +290,19 @@ class Project:
         progress: Callable[[str], None] | None = None,
     ) -> SyncSummary:
         """Push the changed rows of every batch and external batch group into the store."""
-        from signals_batch.warehouse import connect
-
         groups = self.definitions.batch_groups + self.definitions.external_groups
         if not groups:
             raise InvalidInput("no batch groups to sync: add definitions")
         republisher = self.signals_api() if not dry_run else None
         store = self.open_store(store_type)
         try:
-            with connect(self.dir) as con:
-                (database,) = con.execute("select current_database()").fetchone()
+            with self.warehouse() as reader:
                 return sync_groups(
-                    con,
+                    reader,
                     groups,
                     store,
                     self.settings.target_schema,
-                    database=database,
+                    database=reader.default_database,
                     full=full,
                     dry_run=dry_run,
                     chunk_size=chunk_size,
@@ -313,6 +314,14 @@ class Project:
             store.close()
             if republisher is not None:
                 republisher.close()
+
+    def warehouse(self):
+        """A reader of the project's warehouse (sync/reader.py), chosen by the dbt profile's
+        adapter type and connected with that profile, rendered as for a run (a context
+        manager)."""
+        from signals_batch.sync.reader import open_reader
+
+        return open_reader(self.dir, self.dbt_env())
 
     def signals_api(self):
         """The Signals API client, or None when no url is configured."""
@@ -335,22 +344,26 @@ class Project:
 
     def status(self, store_type: str | None = None) -> list[dict[str, Any]]:
         """Per group: last run, rows, the store's watermark and the rows waiting for a sync."""
-        from signals_batch.sync.source import count_changes, row_source
-        from signals_batch.warehouse import connect
+        from signals_batch.sync.source import row_source
 
         groups = self.definitions.batch_groups + self.definitions.external_groups
-        state = self._read_state() if (self.dir / "warehouse.duckdb").exists() else {}
         store = self.open_store(store_type)
         report = []
         try:
-            with connect(self.dir) as con:
+            with self.warehouse() as reader:
+                state = reader.read_state(self.settings.target_schema)
                 for group in groups:
                     run = state.get(group.ident, {})
                     watermark = store.get_watermark(group.ident)
-                    source = row_source(group, self.settings.target_schema, None)
+                    source = row_source(
+                        group, self.settings.target_schema, reader.default_database)
                     try:
-                        pending = count_changes(con, source, watermark)
-                    except Exception:  # table not built yet
+                        pending = reader.count_changes(source, watermark)
+                    except SignalsBatchError as error:
+                        if error.exit_code != 2:  # the warehouse failing, not a missing table
+                            raise
+                        pending = None
+                    except Exception:  # DuckDB: table not built yet
                         pending = None
                     report.append(
                         {
@@ -371,29 +384,6 @@ class Project:
         return report
 
     def _read_state(self) -> dict[str, dict[str, Any]]:
-        from signals_batch.warehouse import connect, profile_target
-
-        if profile_target(self.dir).get("type") != "duckdb":
-            return {}
-        with connect(self.dir) as con:
-            schema = self.settings.target_schema
-            found = con.execute(
-                "select count(*) from information_schema.tables "
-                "where table_schema = ? and table_name = 'signals_batch_state'",
-                [schema],
-            ).fetchone()[0]
-            if not found:
-                return {}
-            rows = con.execute(
-                f"select model, as_of, run_started_at, row_count, changed_count "
-                f'from "{schema}".signals_batch_state'
-            ).fetchall()
-            new_events = con.execute(
-                f'select count(*) from "{schema}".signals_batch_events_this_run'
-            ).fetchone()[0]
-        state = {
-            r[0]: {"as_of": r[1], "run_started_at": r[2], "row_count": r[3], "changed_count": r[4]}
-            for r in rows
-        }
-        state["signals_batch_events_this_run"] = {"row_count": new_events}
-        return state
+        """The run state table (`WarehouseReader.read_state`) of the project's warehouse."""
+        with self.warehouse() as reader:
+            return reader.read_state(self.settings.target_schema)

@@ -176,6 +176,30 @@ class SnowflakeProject:
             project = self.project
             return project.dbt(command, vars=project.dbt_vars())
 
+    def execute(self, *statements: str) -> None:
+        """SQL through the connector, under the emulator (tables of an external batch group,
+        deleting rows ...)."""
+        with self.cursor() as cursor:
+            for statement in statements:
+                cursor.execute(statement)
+
+    # ------------------------------------------------------------------ sync
+
+    def use_store(self, **store) -> None:
+        path = self.path / "signals_batch.yml"
+        settings = yaml.safe_load(path.read_text())
+        settings["store"] = store
+        path.write_text(yaml.safe_dump(settings))
+
+    def sync(self, **options):
+        """`Project.sync` under the emulator: it reads the tables with the Snowflake reader."""
+        with self.emulator():
+            return self.project.sync(**options)
+
+    def status(self) -> list[dict]:
+        with self.emulator():
+            return self.project.status()
+
     # ------------------------------------------------------------------ reading back
 
     def rows(self) -> dict[str, dict[str, dict]]:
@@ -183,6 +207,8 @@ class SnowflakeProject:
         result = {}
         with self.cursor() as cursor:
             for group in self.groups:
+                if group.get("type") == "external_batch":  # its own table, not ours
+                    continue
                 table = f"{group['name']}_v{group.get('version', 1)}_attributes"
                 types = {a["name"]: a["type"] for a in group["attributes"]}
                 cursor.execute(f"select * from {DATABASE}.{TARGET_SCHEMA}.{table}")
@@ -228,3 +254,38 @@ def plain_scalar(value, type_name: str):
     if type_name == "timestamp" and isinstance(value, dt.datetime) and value.tzinfo:
         return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
     return value
+
+
+@contextlib.contextmanager
+def refusing_login_server() -> Iterator[int]:
+    """A loopback HTTP server answering Snowflake's login request as Snowflake does for a
+    wrong password (code 390100): the real connector, pointed at it with the profile's
+    host / port / protocol, fails the way it fails against Snowflake. (The emulator accepts
+    any password.) Yields the port."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Refuse(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's name)
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = json.dumps({
+                "data": {"nextAction": None, "authnMethod": "USERNAME_PASSWORD"},
+                "code": "390100", "message": "Incorrect username or password was specified.",
+                "success": False}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):  # quiet
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()

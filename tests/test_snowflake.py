@@ -11,6 +11,11 @@ Events are in Snowflake's layout: contexts as VARIANT arrays, unstruct events as
 objects (loaded with PARSE_JSON). Attribute tables are read back through the Snowflake
 connector under the emulator patch.
 
+Sync from Snowflake (the last sections): the Snowflake reader behind `sync` / `status` / the
+run summary, into the local store and redis, incremental, `--full`, an external batch group,
+the same JSON as from DuckDB, and the failures (refused credentials, unreachable account,
+invalid profile) against the real connector without the emulator.
+
 What the emulator cannot show (Snowflake's own text of FLOAT and TIMESTAMP values, session
 time zones, object key order, real Snowflake semantics of anything fakesnow translates to
 DuckDB) is listed in docs/warehouses.md, "The emulator".
@@ -26,7 +31,16 @@ from pathlib import Path
 import pytest
 import yaml
 from engine import differences
-from engine_groups import ALL_GROUPS, COUPON, PURCHASE_1, _attr, _group, edge_events
+from engine_groups import (
+    ALL_GROUPS,
+    COUPON,
+    NETWORK_GROUP,
+    PURCHASE_1,
+    USER_ID_GROUP,
+    _attr,
+    _group,
+    edge_events,
+)
 from oracle import compute
 
 from signals_batch import sample_events
@@ -282,3 +296,412 @@ def test_every_compiled_model_parses_as_snowflake_sql(state, request):
     incremental = (project.path / "target" / "compiled" / "signals_project" / "models"
                    / "signals_batch" / "network_v2_attributes.sql").read_text()
     assert ("changed or new rows" in incremental) == (state == "incremental")
+
+
+# --------------------------------------------------------------------------- sync
+# `signals-batch sync` / `status` reading the attribute tables from Snowflake (the emulator)
+# through the Snowflake reader (signals_batch/sync/snowflake_reader.py).
+
+
+def _ident(group: dict) -> str:
+    return f"{group['name']}_v{group.get('version', 1)}"
+
+
+def _json(value) -> str:
+    """A value as the store's JSON: an int stays an int, a float a float (1 != 1.0 here)."""
+    return json.dumps(value, sort_keys=True)
+
+
+def assert_store_equals_tables(project, store_type: str | None = None) -> None:
+    """Every key of every attribute table is in the store with exactly the table's values
+    (read back through the connector by the test's own code, not the reader)."""
+    from signals_batch.sync.source import _json_ready
+
+    tables = project.rows()
+    store = project.project.open_store(store_type)
+    try:
+        for group in project.groups:
+            if group.get("type") == "external_batch":
+                continue
+            ident = _ident(group)
+            types = {a["name"]: a["type"] for a in group["attributes"]}
+            rows = tables[f"{ident}_attributes"]
+            assert rows, ident
+            for key, row in rows.items():
+                stored = store.get(ident, key)
+                assert stored is not None, (ident, key)
+                assert dt.datetime.fromisoformat(stored["updated_at"]) == row["updated_at"]
+                for name, type_name in types.items():
+                    assert _json(stored[name]) == _json(_json_ready(row[name], type_name)), (
+                        ident, key, name)
+            assert store.count(ident) == len(rows), ident
+    finally:
+        store.close()
+
+
+def test_sync_from_snowflake_fills_the_local_store_then_sends_nothing(full_project, capsys):
+    from cli_helpers import run_cli
+
+    full_project.use_store(type="local", path="store-local.sqlite")
+    first = full_project.sync(chunk_size=50)
+    assert sorted(g.group for g in first.groups) == sorted(_ident(g) for g in GROUPS)
+    assert all(g.rows_read == g.rows_written > 0 for g in first.groups), first.groups
+    assert_store_equals_tables(full_project)
+    again = full_project.sync()
+    assert all(g.rows_read == 0 and g.rows_written == 0 for g in again.groups)
+    assert [g.watermark for g in again.groups] == [g.watermark for g in first.groups]
+
+    with full_project.emulator():
+        result = run_cli(capsys, "status", "-p", str(full_project.path), "--json")
+    assert result.code == 0, result.err
+    report = {row["group"]: row for row in json.loads(result.out)}
+    tables = full_project.rows()
+    synced_groups = {g.group: g for g in first.groups}
+    for group in GROUPS:
+        row, rows = report[_ident(group)], tables[f"{_ident(group)}_attributes"]
+        synced = synced_groups[_ident(group)]
+        assert row["rows"] == len(rows) and row["pending"] == 0, row
+        assert row["as_of"] == (START + dt.timedelta(days=9)).isoformat()
+        assert row["last_run"] is not None
+        newest = max(r["updated_at"] for r in rows.values())
+        assert dt.datetime.fromisoformat(row["watermark"]) == newest
+        assert synced.watermark == newest.isoformat()
+
+
+@pytest.mark.server
+def test_sync_from_snowflake_into_redis_equals_the_tables(full_project, redis_url):
+    full_project.use_store(type="redis", url=redis_url, lock_lease_seconds=2)
+    first = full_project.sync(chunk_size=500)
+    assert all(g.rows_read == g.rows_written > 0 for g in first.groups)
+    assert_store_equals_tables(full_project, "redis")
+    assert all(g.rows_read == 0 for g in full_project.sync().groups)
+    full = full_project.sync(full=True)
+    assert sum(g.rows_removed for g in full.groups) == 0
+    assert all(g.rows_read == g.rows_written > 0 for g in full.groups)
+    assert_store_equals_tables(full_project, "redis")
+
+
+CRM = {
+    "name": "crm", "version": 1, "type": "external_batch", "owner": "crm@example.com",
+    "attribute_key": "user_id",
+    "batch_source": {"name": "crm_customers", "schema": "crm", "table": "customers",
+                     "timestamp_field": "changed_at"},
+    "fields": [{"name": "lifetime_value", "type": "double"},
+               {"name": "segment", "type": "string"}],
+}
+SYNC_GROUPS = [USER_ID_GROUP, NETWORK_GROUP, CRM]
+
+
+@pytest.fixture(scope="module")
+def sync_project(emulator_available, tmp_path_factory, events):
+    """Two batch groups built from the first half of the events, and an external batch
+    group over a table whose columns are spelled three ways (quoted lower case, unquoted,
+    quoted upper case): the definitions' names are matched case-insensitively."""
+    from snowflake_engine import SnowflakeProject
+
+    project = SnowflakeProject(tmp_path_factory.mktemp("snowflake_sync"), SYNC_GROUPS,
+                               start_date=START)
+    project.load(sample_events.loads(events, 2)[0])
+    project.execute(
+        "CREATE SCHEMA crm",
+        'CREATE TABLE crm.customers ("user_id" VARCHAR, lifetime_value DOUBLE, '
+        '"SEGMENT" VARCHAR, changed_at TIMESTAMP_NTZ)',
+        "INSERT INTO crm.customers VALUES ('u1', 10.5, 'gold', '2025-01-01 00:00:00'), "
+        "('u2', 3, 'silver', '2025-01-02 00:00:00'), (NULL, 1, 'x', '2025-01-02 00:00:00')")
+    project.run(as_of=START + dt.timedelta(days=DAYS - 1))
+    return project
+
+
+def test_sync_from_snowflake_after_an_incremental_run_sends_only_changed_rows(
+        sync_project, events, capsys):
+    from cli_helpers import run_cli
+
+    project = sync_project
+    project.use_store(type="local", path="store-incremental.sqlite")
+    first = {g.group: g for g in project.sync(chunk_size=7).groups}
+    assert all(g.rows_read == g.rows_written > 0 for g in first.values())
+    assert_store_equals_tables(project)
+
+    project.load(sample_events.loads(events, 2)[1])
+    run = project.run(as_of=START + dt.timedelta(days=DAYS - 1))
+    # the run summary reads Snowflake's state table too
+    assert run.new_events and all(g.rows and g.changed for g in run.groups), run
+    changed = {g.group: g.changed for g in run.groups}
+    with project.emulator():
+        dry = run_cli(capsys, "sync", "-p", str(project.path), "--dry-run", "--json")
+    assert dry.code == 0, dry.err
+    assert {g["group"]: g["rows_read"] for g in json.loads(dry.out)["groups"]} == {
+        **changed, "crm_v1": 0}
+    second = {g.group: g for g in project.sync().groups}
+    for ident, count in changed.items():
+        assert second[ident].rows_read == second[ident].rows_written == count, ident
+    assert second["crm_v1"].rows_read == 0
+    assert_store_equals_tables(project)
+
+    # a key deleted from a table: `sync --full` resends every row and removes it
+    gone = sorted(project.rows()["network_v2_attributes"])[0]
+    project.execute(f"DELETE FROM signals.network_v2_attributes WHERE network_userid = '{gone}'")
+    with project.emulator():
+        full = run_cli(capsys, "sync", "-p", str(project.path), "--full", "--json")
+    assert full.code == 0, full.err
+    removed = {g["group"]: g["rows_removed"] for g in json.loads(full.out)["groups"]}
+    assert removed == {"logged_in_v1": 0, "network_v2": 1, "crm_v1": 0}
+    store = project.project.open_store()
+    assert store.get("network_v2", gone) is None
+    store.close()
+    assert_store_equals_tables(project)
+
+
+def test_an_external_batch_group_syncs_its_own_snowflake_table(sync_project):
+    from signals_batch.errors import InvalidInput
+
+    project = sync_project
+    project.use_store(type="local", path="store-external.sqlite")
+    crm = {g.group: g for g in project.sync(chunk_size=1).groups}["crm_v1"]
+    assert crm.rows_read == 2 and crm.watermark == "2025-01-02T00:00:00"
+    with project.emulator():
+        assert project.project.get("u1", group="crm")["crm_v1"] == {
+            "lifetime_value": 10.5, "segment": "gold", "updated_at": "2025-01-01T00:00:00.000000"}
+    project.execute("UPDATE crm.customers SET \"SEGMENT\" = 'platinum', "
+                    "changed_at = '2025-01-03 00:00:00' WHERE \"user_id\" = 'u2'")
+    again = {g.group: g for g in project.sync().groups}
+    assert again["crm_v1"].rows_read == 1
+    assert sum(g.rows_read for g in again.values()) == 1
+    store = project.project.open_store()
+    assert store.get("crm_v1", "u2")["segment"] == "platinum"
+    store.close()
+    # a field the table does not have: a clear error before anything is sent
+    definitions = project.path / "definitions" / "groups.yml"
+    broken = {**CRM, "fields": [*CRM["fields"], {"name": "churn_risk", "type": "double"}]}
+    definitions.write_text(yaml.safe_dump([USER_ID_GROUP, NETWORK_GROUP, broken],
+                                          sort_keys=False))
+    try:
+        with pytest.raises(InvalidInput) as error:
+            project.sync(full=True)
+        assert "crm_v1" in str(error.value) and "churn_risk" in str(error.value)
+        assert "crm.customers" in str(error.value)
+        missing_table = {**CRM, "batch_source": {**CRM["batch_source"], "table": "nope"}}
+        definitions.write_text(yaml.safe_dump([missing_table], sort_keys=False))
+        with pytest.raises(InvalidInput, match="table crm.nope not found"):
+            project.sync()
+    finally:
+        definitions.write_text(yaml.safe_dump(SYNC_GROUPS, sort_keys=False))
+    store = project.project.open_store()
+    assert store.get("crm_v1", "u2")["segment"] == "platinum"  # nothing was resent
+    store.close()
+
+
+# --------------------------------------------------------------------------- sync: failures
+
+PASSWORD = "Sup3r-Secret-pw"
+
+
+@pytest.fixture
+def offline_project(emulator_available, tmp_path, monkeypatch):
+    """A Snowflake project whose profile points the real connector at a loopback port
+    (dbt-snowflake's host / port / protocol fields), with a password in the environment."""
+    from snowflake_engine import PROFILE_ENV
+
+    path = tmp_path / "offline"
+    init_project(path, warehouse="snowflake", examples=False)
+    (path / "definitions").mkdir(exist_ok=True)
+    (path / "definitions" / "groups.yml").write_text(yaml.safe_dump([NETWORK_GROUP]))
+    for name, value in {**PROFILE_ENV, "SNOWFLAKE_ACCOUNT": "acme-test",
+                        "SNOWFLAKE_PASSWORD": PASSWORD}.items():
+        monkeypatch.setenv(name, value)
+
+    def at_port(port: int) -> Path:
+        profiles = path / "profiles.yml"
+        profile = yaml.safe_load(profiles.read_text())
+        profile["signals_batch"]["outputs"]["dev"].update(
+            host="127.0.0.1", port=port, protocol="http", connect_retries=0)
+        profiles.write_text(yaml.safe_dump(profile))
+        return path
+
+    return at_port
+
+
+def _assert_one_clear_line(result, code: int, *expected: str) -> None:
+    assert result.code == code, (result.code, result.err)
+    for text in expected:
+        assert text in result.err, result.err
+    assert PASSWORD not in result.err + result.out
+    assert "Traceback" not in result.err
+    assert len(result.err.strip().splitlines()) == 1, result.err
+
+
+def test_wrong_credentials_give_one_clear_line_and_exit_1(offline_project, capsys):
+    from cli_helpers import run_cli
+    from snowflake_engine import refusing_login_server
+
+    with refusing_login_server() as port:
+        path = str(offline_project(port))
+        for command in (["sync"], ["status", "--json"], ["sync", "--dry-run", "--json"]):
+            result = run_cli(capsys, *command, "-p", path)
+            _assert_one_clear_line(result, 1, "Snowflake account 'acme-test'",
+                                   "refused the credentials", "Incorrect username or password")
+        logged = run_cli(capsys, "--log-format", "json", "sync", "-p", path)
+    assert logged.code == 1 and PASSWORD not in logged.err
+    assert json.loads(logged.err.strip().splitlines()[-1])["level"] == "error"
+
+
+def test_an_unreachable_account_gives_one_clear_line_and_exit_1(offline_project, capsys):
+    from cli_helpers import run_cli
+    from servers import free_port
+
+    path = str(offline_project(free_port()))  # nothing listens there
+    result = run_cli(capsys, "sync", "-p", path)
+    _assert_one_clear_line(result, 1, "could not connect to Snowflake account 'acme-test'")
+
+
+def test_an_invalid_snowflake_profile_exits_2_naming_what_is_wrong(
+        offline_project, capsys, monkeypatch):
+    from cli_helpers import run_cli
+    from servers import free_port
+
+    path = str(offline_project(free_port()))
+    monkeypatch.delenv("SNOWFLAKE_ACCOUNT")
+    _assert_one_clear_line(run_cli(capsys, "sync", "-p", path), 2, "SNOWFLAKE_ACCOUNT")
+    monkeypatch.setenv("SNOWFLAKE_ACCOUNT", "acme-test")
+    profiles = Path(path) / "profiles.yml"
+    profile = yaml.safe_load(profiles.read_text())
+    profile["signals_batch"]["outputs"]["dev"]["port"] = PASSWORD  # a secret where it fails
+    profiles.write_text(yaml.safe_dump(profile))
+    _assert_one_clear_line(run_cli(capsys, "status", "-p", path), 2, "not a valid snowflake")
+
+
+# --------------------------------------------------------------------------- sync: encoding
+
+# One external batch group over a table of every declared type, with the SAME values in a
+# DuckDB table and a Snowflake table (each in its warehouse's own column types: BIGINT[] /
+# ARRAY, JSON / OBJECT, ...): a profile read back from the store must be the same JSON
+# whichever warehouse it was synced from.
+TYPED_FIELDS = {
+    # name: (type, DuckDB column, Snowflake column)
+    "label": ("string", "VARCHAR", "VARCHAR"),
+    "big": ("int64", "BIGINT", "NUMBER(38,0)"),
+    "small": ("int32", "INTEGER", "INTEGER"),
+    "ratio": ("double", "DOUBLE", "DOUBLE"),
+    "single": ("float", "FLOAT", "FLOAT"),
+    "flag": ("bool", "BOOLEAN", "BOOLEAN"),
+    "seen_at": ("timestamp", "TIMESTAMP", "TIMESTAMP_NTZ"),
+    "seen_unix": ("unix_timestamp", "BIGINT", "NUMBER(38,0)"),
+    "tags": ("string_list", "VARCHAR[]", "ARRAY"),
+    "counts": ("int64_list", "BIGINT[]", "ARRAY"),
+    "scores": ("double_list", "DOUBLE[]", "ARRAY"),
+    "flags": ("bool_list", "BOOLEAN[]", "ARRAY"),
+    "stamps": ("timestamp_list", "TIMESTAMP[]", "ARRAY"),
+    "props": ("dict", "JSON", "OBJECT"),
+}
+TYPED = {
+    "name": "typed", "version": 1, "type": "external_batch", "owner": "t@example.com",
+    "attribute_key": "user_id",
+    "batch_source": {"name": "typed_rows", "schema": "crm", "table": "typed_rows",
+                     "timestamp_field": "changed_at"},
+    "fields": [{"name": name, "type": spec[0]} for name, spec in TYPED_FIELDS.items()],
+}
+_T = dt.datetime
+TYPED_ROWS = [
+    {"user_id": "u1", "label": "plain", "big": 2**53 + 1, "small": 7, "ratio": 0.1,
+     "single": 1.5, "flag": True, "seen_at": _T(2025, 1, 2, 3, 4, 5), "seen_unix": 1735787045,
+     "tags": ["a", "b"], "counts": [1, 2**53 + 1], "scores": [0.5, 2.0, 1e-07],
+     "flags": [True, False], "stamps": [_T(2025, 1, 1, 10), _T(2025, 1, 1, 10, 0, 0, 500000)],
+     "props": {"a": 1, "b": [1, 2.5, "x"], "c": {"d": None}, "e": "ü", "f": 1.0},
+     "changed_at": _T(2025, 1, 1)},
+    {"user_id": 'u2 "quoted" ü', "label": "it's \"q\" \\ ✓", "big": -1, "small": -2**31,
+     "ratio": 1e300, "single": -0.25, "flag": False, "seen_at": _T(2025, 1, 2, 3, 4, 5, 123456),
+     "seen_unix": 0, "tags": [], "counts": [], "scores": [], "flags": [], "stamps": [],
+     "props": {}, "changed_at": _T(2025, 1, 1)},  # same marker as u1: ordered by key
+    {"user_id": "u3", **dict.fromkeys(TYPED_FIELDS), "changed_at": _T(2025, 1, 3, 0, 0, 0, 1)},
+    {"user_id": "u4", "label": "", "big": 0, "small": 0, "ratio": 3.0, "single": 0.0,
+     "flag": None, "seen_at": None, "seen_unix": None, "tags": ["x", None], "counts": [None, 3],
+     "scores": [3.0, None], "flags": [None], "stamps": [None, _T(2024, 12, 31, 23, 59, 59)],
+     "props": {"n": [], "m": {}}, "changed_at": _T(2025, 1, 2, 12)},
+]
+
+
+def _snowflake_literal(value, type_name: str) -> str:
+    from snowflake_engine import _string_literal
+
+    if value is None:
+        return "NULL"
+    if type_name.endswith("_list") or type_name == "dict":
+        # timestamps in an ARRAY as Snowflake writes them (TIMESTAMP_NTZ in a VARIANT)
+        text = json.dumps(value, default=lambda v: v.isoformat(sep=" ", timespec="milliseconds"))
+        kind = "OBJECT" if type_name == "dict" else "ARRAY"
+        return f"PARSE_JSON({_string_literal(text)})::{kind}"
+    if type_name == "string":
+        return _string_literal(value)
+    if type_name in ("double", "float"):
+        return f"CAST({_string_literal(repr(value))} AS DOUBLE)"
+    if type_name == "bool":
+        return "TRUE" if value else "FALSE"
+    if type_name == "timestamp":
+        return f"TO_TIMESTAMP_NTZ({_string_literal(value.isoformat(sep=' '))})"
+    return str(int(value))
+
+
+@pytest.mark.parametrize("store", ["local", pytest.param("redis", marks=pytest.mark.server)])
+def test_a_profile_is_the_same_json_from_duckdb_and_from_snowflake(
+        store, emulator_available, tmp_path, request):
+    from engine import EngineProject
+    from snowflake_engine import SnowflakeProject
+
+    from signals_batch.warehouse import connect
+
+    snowflake = SnowflakeProject(tmp_path / "snowflake", [TYPED], start_date=START)
+    columns = ", ".join(f"{name} {spec[2]}" for name, spec in TYPED_FIELDS.items())
+    snowflake.execute(
+        "CREATE SCHEMA crm",
+        f'CREATE TABLE crm.typed_rows ("user_id" VARCHAR, {columns}, changed_at TIMESTAMP_NTZ)',
+        *(f"INSERT INTO crm.typed_rows SELECT {_snowflake_literal(row['user_id'], 'string')}, "
+          + ", ".join(_snowflake_literal(row[name], spec[0])
+                      for name, spec in TYPED_FIELDS.items())
+          + f", {_snowflake_literal(row['changed_at'], 'timestamp')}" for row in TYPED_ROWS))
+    duckdb = EngineProject(tmp_path / "duckdb", [TYPED], start_date=START)
+    with connect(duckdb.path) as con:
+        con.execute("CREATE SCHEMA crm")
+        con.execute(f"CREATE TABLE crm.typed_rows (user_id VARCHAR, "
+                    f"{', '.join(f'{n} {s[1]}' for n, s in TYPED_FIELDS.items())}, "
+                    "changed_at TIMESTAMP)")
+        con.executemany(
+            f"INSERT INTO crm.typed_rows VALUES ({', '.join(['?'] * (len(TYPED_FIELDS) + 2))})",
+            [[row["user_id"],
+              *(json.dumps(row[n]) if s[0] == "dict" and row[n] is not None else row[n]
+                for n, s in TYPED_FIELDS.items()),
+              row["changed_at"]] for row in TYPED_ROWS])
+
+    if store == "redis":  # one server, a database per warehouse
+        url = request.getfixturevalue("redis_url")
+        snowflake.use_store(type="redis", url=url.rsplit("/", 1)[0] + "/1")
+        duckdb_store = {"type": "redis", "url": url}
+    else:
+        snowflake.use_store(type="local", path="profiles.sqlite")
+        duckdb_store = {"type": "local", "path": "profiles.sqlite"}
+    settings = yaml.safe_load((duckdb.path / "signals_batch.yml").read_text())
+    (duckdb.path / "signals_batch.yml").write_text(yaml.safe_dump({**settings,
+                                                                   "store": duckdb_store}))
+    from_snowflake = snowflake.sync(chunk_size=2).groups[0]
+    from_duckdb = duckdb.project.sync(chunk_size=2).groups[0]
+    assert from_snowflake.rows_read == from_duckdb.rows_read == len(TYPED_ROWS)
+    assert from_snowflake.watermark == from_duckdb.watermark == "2025-01-03T00:00:00.000001"
+
+    stores = [snowflake.project.open_store(), duckdb.project.open_store()]
+    try:
+        for row in TYPED_ROWS:
+            read_back = [s.get("typed_v1", row["user_id"]) for s in stores]
+            assert read_back[0] is not None, row["user_id"]
+            assert _json(read_back[0]) == _json(read_back[1]), row["user_id"]
+        # and what they are (not only the same on both sides): JSON of each declared type
+        assert stores[0].get("typed_v1", "u1") == {
+            "label": "plain", "big": 9007199254740993, "small": 7, "ratio": 0.1, "single": 1.5,
+            "flag": True, "seen_at": "2025-01-02T03:04:05", "seen_unix": 1735787045,
+            "tags": ["a", "b"], "counts": [1, 9007199254740993], "scores": [0.5, 2.0, 1e-07],
+            "flags": [True, False],
+            "stamps": ["2025-01-01T10:00:00", "2025-01-01T10:00:00.500000"],
+            "props": {"a": 1, "b": [1, 2.5, "x"], "c": {"d": None}, "e": "ü", "f": 1.0},
+            "updated_at": "2025-01-01T00:00:00.000000"}
+        assert _json(stores[0].get("typed_v1", "u4")["scores"]) == "[3.0, null]"
+    finally:
+        for s in stores:
+            s.close()

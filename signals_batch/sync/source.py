@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -134,6 +135,68 @@ def _json_ready(value: Any, type_name: str) -> Any:
     if isinstance(value, list):
         return [_json_ready(v, type_name.removesuffix("_list")) for v in value]
     return value
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    """An aware datetime in UTC, as DuckDB gives a TIMESTAMPTZ in its session time zone (UTC)."""
+    return value.astimezone(dt.timezone.utc) if value.tzinfo else value
+
+
+_TIMESTAMP_TEXT = re.compile(
+    r"(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}(?::\d{2})?)(?:\.(\d{1,9}))?"
+    r"\s*(Z|[+-]\d{2}:?\d{2})?"
+)
+
+
+def _timestamp_text(text: str) -> str:
+    """A timestamp written as JSON text inside an ARRAY (`2025-01-01 13:11:31.03`,
+    `...T...Z`, `... -0800`) as `_json_ready` writes a DuckDB TIMESTAMP list element:
+    naive UTC `datetime.isoformat()` (microseconds only when not zero)."""
+    found = _TIMESTAMP_TEXT.fullmatch(text.strip())
+    if found is None:
+        return text  # not a timestamp after all: the text as it is, never a guess
+    day, clock, fraction, offset = found.groups()
+    if clock.count(":") == 1:
+        clock += ":00"
+    micro = (fraction or "0")[:6].ljust(6, "0")  # truncated like a cast to microseconds
+    value = dt.datetime.fromisoformat(f"{day}T{clock}.{micro}")
+    if offset and offset != "Z":
+        sign = 1 if offset[0] == "+" else -1
+        digits = offset[1:].replace(":", "")
+        value -= sign * dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    return value.isoformat()
+
+
+def _element(value: Any, element_type: str) -> Any:
+    if value is None:
+        return None
+    if element_type == "timestamp":
+        return _timestamp_text(value) if isinstance(value, str) else _json_ready(value, "")
+    is_number = isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool)
+    if is_number and element_type in ("int32", "int64", "unix_timestamp"):
+        return int(value)
+    if is_number and element_type in ("float", "double"):
+        return float(value)
+    return _json_ready(value, element_type)
+
+
+def json_text_ready(value: Any, type_name: str) -> Any:
+    """`_json_ready` for a warehouse whose client returns ARRAY / OBJECT values as JSON text
+    (Snowflake's connector): the same JSON-ready value DuckDB's typed columns give, so a
+    profile is stored alike whichever warehouse it came from. List elements are made the
+    declared element type (a DOUBLE list element written `13` in JSON is 13.0, as DuckDB's
+    DOUBLE[] gives; a timestamp element is ISO text, as `_json_ready` writes a datetime)."""
+    if value is None:
+        return None
+    if type_name.endswith("_list"):
+        items = json.loads(value) if isinstance(value, str) else value
+        if not isinstance(items, list):
+            return _json_ready(items, type_name)
+        element = type_name.removesuffix("_list")
+        return [_element(item, element) for item in items]
+    if isinstance(value, dt.datetime):
+        return _utc(value).isoformat()
+    return _json_ready(value, type_name)
 
 
 def _as_datetime(value: Any) -> dt.datetime:

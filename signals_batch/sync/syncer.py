@@ -4,11 +4,14 @@ Order is what makes a killed sync safe: a chunk is written before the watermark 
 it, so a rerun resends at most one chunk (writes are idempotent and newer-wins), and a group
 is republished only once all its rows are in the store.
 
-Speed and memory: rows are read in consecutive (updated_at, key) ranges of a bounded size
-(source.RANGE_ROWS), each sorted on its own with DuckDB's memory capped, so a sync's memory
-does not grow with the table; a thread reads the next chunk while the store writes the one
-before; and with a store offering `upsert_encoded` (redis), DuckDB encodes each row's values
-as JSON, so no Python object is made per value.
+The rows come from a `WarehouseReader` (sync/reader.py), the one of the dbt profile's adapter
+(DuckDB, Snowflake). Speed and memory: each reader streams the changed rows in (updated_at,
+key) order a chunk at a time, so a sync's memory does not grow with the table (DuckDB in
+consecutive ranges of a bounded size, source.RANGE_ROWS, each sorted on its own with DuckDB's
+memory capped; Snowflake sorts on the warehouse and the connector fetches the result in
+chunks); a thread reads the next chunk while the store writes the one before; and with a store
+offering `upsert_encoded` (redis) and a reader offering `read_encoded` (DuckDB), the warehouse
+encodes each row's values as JSON, so no Python object is made per value.
 """
 
 from __future__ import annotations
@@ -25,16 +28,8 @@ from typing import Any, TypeVar
 
 from signals_batch.definitions.models import AttributeGroup
 from signals_batch.stores.base import GroupSpec, ProfileStore, Watermark
-from signals_batch.sync.source import (
-    RowSource,
-    check_source,
-    count_changes,
-    encoded_values_sql,
-    group_spec,
-    read_changes,
-    read_encoded,
-    row_source,
-)
+from signals_batch.sync.reader import WarehouseReader
+from signals_batch.sync.source import RowSource, group_spec, row_source
 
 DEFAULT_CHUNK_SIZE = 10_000
 DEFAULT_LOCK_TIMEOUT = 60.0
@@ -74,7 +69,7 @@ class Republisher:
 
 
 def sync_groups(
-    con,
+    reader: WarehouseReader | Any,
     groups: list[AttributeGroup],
     store: ProfileStore,
     target_schema: str,
@@ -86,12 +81,17 @@ def sync_groups(
     republisher: Republisher | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> SyncSummary:
-    """Push every group's changed rows into `store` (see the module docstring)."""
+    """Push every group's changed rows into `store` (see the module docstring). `reader` is
+    a WarehouseReader, or a DuckDB connection (read with the DuckDB reader)."""
+    if not isinstance(reader, WarehouseReader):
+        from signals_batch.sync.duckdb_reader import DuckDBReader
+
+        reader = DuckDBReader.over(reader)
     started = dt.datetime.now()
     summary = SyncSummary(store=store.description, dry_run=dry_run, full=full)
     sources = [row_source(g, target_schema, database) for g in groups]
     for source in sources:  # every problem with the tables before anything is sent
-        check_source(con, source)
+        reader.check(source)
 
     def run() -> None:
         for source in sources:
@@ -101,10 +101,10 @@ def sync_groups(
             summary.groups.append(result)
             after = None if full else store.get_watermark(group.ident)
             if dry_run:
-                result.rows_read = count_changes(con, source, after)
+                result.rows_read = reader.count_changes(source, after)
                 continue
             mark = uuid.uuid4().hex if full else None
-            _push(con, source, spec, after, mark, store, chunk_size, result, progress)
+            _push(reader, source, spec, after, mark, store, chunk_size, result, progress)
             if full:
                 result.rows_removed = store.finish_full(group.ident, mark)
             position = store.get_watermark(group.ident)
@@ -113,7 +113,7 @@ def sync_groups(
                 republisher.republish_online(group, source.batch_source)
                 result.republished = True
 
-    with duckdb_settings(con):
+    with reader.sync_session():
         if dry_run:
             run()
         else:
@@ -129,7 +129,7 @@ def sync_groups(
 
 
 def _push(
-    con,
+    reader: WarehouseReader,
     source: RowSource,
     spec: GroupSpec,
     after: Watermark | None,
@@ -141,12 +141,11 @@ def _push(
 ) -> None:
     """Send a group's changed rows, chunk by chunk, each with the watermark of its last row."""
     upsert_encoded = getattr(store, "upsert_encoded", None)
-    values_sql = encoded_values_sql(con, source) if upsert_encoded else None
-    if upsert_encoded is not None and values_sql is not None:
-        # the fast path: DuckDB encodes the values, the store sends them as they are; the
-        # reader thread also prepares what the store sends, when the store can
+    chunks = reader.read_encoded(source, after, chunk_size) if upsert_encoded else None
+    if upsert_encoded is not None and chunks is not None:
+        # the fast path: the warehouse encodes the values, the store sends them as they are;
+        # the reader thread also prepares what the store sends, when the store can
         prepare = getattr(store, "prepare_encoded", None)
-        chunks = read_encoded(con, source, after, chunk_size, values_sql)
         ahead = read_ahead(chunks, lambda c: (c, prepare(spec, c, mark) if prepare else None))
 
         def write(item: tuple[Any, Any]) -> tuple[int, int]:
@@ -155,12 +154,12 @@ def _push(
             return len(chunk), upsert_encoded(
                 spec, chunk, watermark=chunk.position, mark=mark, **extra)
     else:
-        ahead = read_ahead(read_changes(con, source, after, chunk_size))
+        ahead = read_ahead(reader.read_changes(source, after, chunk_size))
 
         def write(item: Any) -> tuple[int, int]:
             return len(item), store.upsert(spec, item, watermark=item[-1].position, mark=mark)
 
-    with closing(ahead):  # the reader thread is done with `con` when this ends
+    with closing(ahead):  # the reader thread is done with the connection when this ends
         for item in ahead:
             read, written = write(item)
             result.rows_read += read
