@@ -12,9 +12,15 @@
 {%- endmacro %}
 
 
-{#- The as-of date R: var signals_as_of, else the UTC date the run started. -#}
+{#- The as-of date R: var signals_as_of, else env SIGNALS_BATCH_AS_OF (what signals-batch
+    passes), else the UTC date the run started. The env var is read only while executing:
+    dbt re-parses the whole project when a --vars value or an env var read at parse time
+    changes, and the as-of date changes with every run (seconds of fixed cost a run). -#}
 {% macro as_of() -%}
   {%- set value = var('signals_as_of', none) -%}
+  {%- if not value and execute -%}
+    {%- set value = env_var('SIGNALS_BATCH_AS_OF', '') -%}
+  {%- endif -%}
   {%- if value -%}
     {{ return(modules.datetime.datetime.strptime(value | string, '%Y-%m-%d').date()) }}
   {%- endif -%}

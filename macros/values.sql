@@ -106,7 +106,16 @@
 {%- endmacro %}
 
 {% macro default__date_part_text(expr, part) -%}
-  {%- set ts = signals_batch.to_timestamp(expr) -%}
+  {{ signals_batch.timestamp_part_text(signals_batch.to_timestamp(expr), part) }}
+{%- endmacro %}
+
+
+{#- The date part (as text) of a value of the warehouse's timestamp type. -#}
+{% macro timestamp_part_text(ts, part) -%}
+  {{ return(adapter.dispatch('timestamp_part_text', 'signals_batch')(ts, part)) }}
+{%- endmacro %}
+
+{% macro default__timestamp_part_text(ts, part) -%}
   {%- if part == 'hour_of_day' -%} CAST(hour({{ ts }}) AS VARCHAR)
   {%- elif part == 'day_of_week' -%} CAST(isodow({{ ts }}) AS VARCHAR)
   {%- elif part == 'month_of_year' -%} CAST(month({{ ts }}) AS VARCHAR)
@@ -119,8 +128,7 @@
 
 {#- Snowflake: ISO weeks whatever WEEK_START is, dates as YYYY-MM-DD whatever
     DATE_OUTPUT_FORMAT is. -#}
-{% macro snowflake__date_part_text(expr, part) -%}
-  {%- set ts = signals_batch.to_timestamp(expr) -%}
+{% macro snowflake__timestamp_part_text(ts, part) -%}
   {%- if part == 'hour_of_day' -%} CAST(HOUR({{ ts }}) AS VARCHAR)
   {%- elif part == 'day_of_week' -%} CAST(DAYOFWEEKISO({{ ts }}) AS VARCHAR)
   {%- elif part == 'month_of_year' -%} CAST(MONTH({{ ts }}) AS VARCHAR)

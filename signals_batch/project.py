@@ -114,7 +114,9 @@ class Project:
 
     # ------------------------------------------------------------------ dbt
 
-    def dbt_vars(self, as_of: dt.date | None = None, rebuild: list[str] | None = None) -> dict:
+    def dbt_vars(self, rebuild: list[str] | None = None) -> dict:
+        """--vars for dbt: settings that stay the same from run to run (a change of --vars
+        makes dbt re-parse the project); the as-of date goes in dbt_env."""
         source = self.settings.source_parts
         values: dict[str, Any] = {
             "signals_start_date": self.settings.start_date.isoformat(),
@@ -124,22 +126,27 @@ class Project:
         }
         if "database" in source:
             values["signals_source_database"] = source["database"]
-        if as_of is not None:
-            values["signals_as_of"] = as_of.isoformat()
         if rebuild:
             values["signals_rebuild_groups"] = rebuild
         return values
 
-    def dbt_env(self) -> dict[str, str]:
+    def dbt_env(self, as_of: dt.date | None = None) -> dict[str, str]:
         return {
             "SIGNALS_BATCH_PROJECT_DIR": str(self.dir),
             "SIGNALS_BATCH_TARGET_SCHEMA": self.settings.target_schema,
+            "SIGNALS_BATCH_AS_OF": as_of.isoformat() if as_of else "",
         }
 
     def dbt(
-        self, command: list[str], vars: dict | None = None, progress: ProgressCallback | None = None
+        self,
+        command: list[str],
+        vars: dict | None = None,
+        progress: ProgressCallback | None = None,
+        as_of: dt.date | None = None,
     ) -> DbtResult:
-        return invoke_dbt(command, self.dir, vars=vars, env=self.dbt_env(), progress=progress)
+        return invoke_dbt(
+            command, self.dir, vars=vars, env=self.dbt_env(as_of), progress=progress
+        )
 
     # ------------------------------------------------------------------ run
 
@@ -217,7 +224,7 @@ class Project:
         else:
             command += ["--select", "path:models/signals_batch"]
 
-        result = self.dbt(command, vars=self.dbt_vars(as_of, rebuild), progress=progress)
+        result = self.dbt(command, vars=self.dbt_vars(rebuild), progress=progress, as_of=as_of)
         if full_refresh and not select:
             pending.unlink(missing_ok=True)
         if not select or full_refresh or not settings_file.exists():

@@ -87,7 +87,7 @@ def test_a_run_that_stopped_half_way_is_completed_by_the_next(tmp_path, events):
     # table and the event ledger are written.
     p = project.project
     p.dbt(["run", "--select", "signals_batch_events_this_run", "aggregations_v1_daily"],
-          vars=p.dbt_vars(START + dt.timedelta(days=9)))
+          vars=p.dbt_vars(), as_of=START + dt.timedelta(days=9))
     project.run(as_of=START + dt.timedelta(days=9))
     _check(project, START + dt.timedelta(days=9))
 

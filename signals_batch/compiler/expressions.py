@@ -13,7 +13,6 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from signals_batch.definitions.atomic import ATOMIC_TIMESTAMP_COLUMNS
 from signals_batch.definitions.models import (
     AtomicProperty,
     Attribute,
@@ -36,6 +35,10 @@ BASE_COLUMNS = (
     "event_name",
     "event_version",
 )
+
+
+# Cast to the warehouse's timestamp type by deduplicated_events, so typed in every model.
+TYPED_TIMESTAMP_COLUMNS = frozenset({"derived_tstamp", "collector_tstamp", "load_tstamp"})
 
 
 def jinja_string(value: str) -> str:
@@ -132,16 +135,17 @@ class PropertyTable:
         return self._derive(sql, [alias])
 
     def _timestamp_part(self, prop, user: str) -> str | None:
-        """A date part of an atomic timestamp column, read from the column itself: the same
-        value as from its text, without printing and parsing every timestamp."""
+        """A date part of derived/collector/load_tstamp (which every model reads as the
+        warehouse's timestamp type), from the timestamp itself: the same value as from its
+        text, without printing and parsing every timestamp."""
         if not (
             isinstance(prop, AtomicProperty)
             and prop.date_part
-            and prop.name in ATOMIC_TIMESTAMP_COLUMNS
+            and prop.name in TYPED_TIMESTAMP_COLUMNS
         ):
             return None
         self.columns.setdefault(prop.name, set()).add(user)
-        sql = macro("date_part_text", jinja_string(prop.name), jinja_string(prop.date_part))
+        sql = macro("timestamp_part_text", jinja_string(prop.name), jinja_string(prop.date_part))
         alias = self.props.setdefault(sql, f"p{len(self.props)}")
         self.level[alias] = 1
         return alias
