@@ -15,12 +15,14 @@ emulator cannot show is listed in docs/warehouses.md ("BigQuery", "Tests: the em
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from pathlib import Path
 
 import pytest
 import yaml
 from engine import differences
+from engine_groups import NETWORK_GROUP, USER_ID_GROUP
 from oracle import compute
 from warehouse_cases import DAYS, GROUPS, START, case_events
 
@@ -162,7 +164,8 @@ def test_incremental_runs_match_the_oracle_then_a_full_refresh(emulator, tmp_pat
         _assert_matches_oracle(project, as_of)
     incremental = project.tables()
     project.run(as_of=START + dt.timedelta(days=DAYS), full_refresh=True)
-    assert project.tables() == incremental
+    problems = differences(project.tables(), incremental, project.groups)
+    assert not problems, "full refresh != incremental:\n" + "\n".join(problems)
 
 
 # --------------------------------------------------------------------------- the SQL
@@ -206,3 +209,259 @@ def test_every_compiled_model_parses_as_bigquery_sql(state, request):
     incremental = (project.path / "target" / "compiled" / "signals_project" / "models"
                    / "signals_batch" / "network_v2_attributes.sql").read_text()
     assert ("changed or new rows" in incremental) == (state == "incremental")
+
+
+# --------------------------------------------------------------------------- sync
+# `signals-batch sync` / `status` reading the attribute tables from BigQuery (the emulator)
+# through the BigQuery reader (signals_batch/sync/bigquery_reader.py).
+
+
+def _ident(group: dict) -> str:
+    return f"{group['name']}_v{group.get('version', 1)}"
+
+
+def _json(value) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def assert_store_equals_tables(project) -> None:
+    """Every key of every attribute table is in the store with exactly the table's values
+    (read back by the test's own client code, not the reader)."""
+    from signals_batch.sync.source import _json_ready
+
+    tables = project.rows()
+    store = project.project.open_store()
+    try:
+        for group in project.groups:
+            if group.get("type") == "external_batch":
+                continue
+            ident = _ident(group)
+            types = {a["name"]: a["type"] for a in group["attributes"]}
+            rows = tables[f"{ident}_attributes"]
+            assert rows, ident
+            for key, row in rows.items():
+                stored = store.get(ident, key)
+                assert stored is not None, (ident, key)
+                assert dt.datetime.fromisoformat(stored["updated_at"]) == row["updated_at"]
+                for name, type_name in types.items():
+                    assert _json(stored[name]) == _json(_json_ready(row[name], type_name)), (
+                        ident, key, name)
+            assert store.count(ident) == len(rows), ident
+    finally:
+        store.close()
+
+
+def test_sync_from_bigquery_fills_the_local_store_then_sends_nothing(full_project, capsys):
+    from cli_helpers import run_cli
+
+    full_project.use_store(type="local", path="store-local.sqlite")
+    first = full_project.sync(chunk_size=50)
+    assert sorted(g.group for g in first.groups) == sorted(_ident(g) for g in GROUPS)
+    assert all(g.rows_read == g.rows_written > 0 for g in first.groups), first.groups
+    assert_store_equals_tables(full_project)
+    again = full_project.sync()
+    assert all(g.rows_read == 0 and g.rows_written == 0 for g in again.groups)
+    assert [g.watermark for g in again.groups] == [g.watermark for g in first.groups]
+
+    result = run_cli(capsys, "status", "-p", str(full_project.path), "--json")
+    assert result.code == 0, result.err
+    report = {row["group"]: row for row in json.loads(result.out)}
+    tables = full_project.rows()
+    for group in GROUPS:
+        row, rows = report[_ident(group)], tables[f"{_ident(group)}_attributes"]
+        assert row["rows"] == len(rows) and row["pending"] == 0, row
+        assert row["as_of"] == (START + dt.timedelta(days=9)).isoformat()
+        assert row["last_run"] is not None
+        newest = max(r["updated_at"] for r in rows.values())
+        assert dt.datetime.fromisoformat(row["watermark"]) == newest
+
+
+CRM = {
+    "name": "crm", "version": 1, "type": "external_batch", "owner": "crm@example.com",
+    "attribute_key": "user_id",
+    "batch_source": {"name": "crm_customers", "schema": "crm", "table": "customers",
+                     "timestamp_field": "changed_at"},
+    "fields": [{"name": "lifetime_value", "type": "double"},
+               {"name": "segment", "type": "string"}],
+}
+SYNC_GROUPS = [USER_ID_GROUP, NETWORK_GROUP, CRM]
+
+
+@pytest.fixture(scope="module")
+def sync_project(emulator, tmp_path_factory, events):
+    """Two batch groups built from the first half of the events, and an external batch
+    group over a table whose columns are spelled in other cases than the definition's."""
+    from bigquery_engine import GCP_PROJECT
+
+    project = _new_project(tmp_path_factory.mktemp("bq_sync"), emulator, SYNC_GROUPS,
+                           start_date=START)
+    project.load(sample_events.loads(events, 2)[0])
+    project.execute(
+        f"CREATE SCHEMA IF NOT EXISTS `{GCP_PROJECT}.crm`",
+        f"CREATE TABLE `{GCP_PROJECT}.crm.customers` (user_id STRING, LIFETIME_VALUE FLOAT64, "
+        "Segment STRING, changed_at TIMESTAMP)",
+        f"INSERT INTO `{GCP_PROJECT}.crm.customers` VALUES "
+        "('u1', 10.5, 'gold', TIMESTAMP '2025-01-01 00:00:00'), "
+        "('u2', 3, 'silver', TIMESTAMP '2025-01-02 00:00:00'), "
+        "(NULL, 1, 'x', TIMESTAMP '2025-01-02 00:00:00')")
+    project.run(as_of=START + dt.timedelta(days=DAYS - 1))
+    return project
+
+
+def test_sync_from_bigquery_after_an_incremental_run_sends_only_changed_rows(
+        sync_project, events, capsys):
+    from bigquery_engine import GCP_PROJECT
+    from cli_helpers import run_cli
+
+    project = sync_project
+    project.use_store(type="local", path="store-incremental.sqlite")
+    first = {g.group: g for g in project.sync(chunk_size=7).groups}
+    assert all(g.rows_read == g.rows_written > 0 for g in first.values())
+    assert_store_equals_tables(project)
+
+    project.load(sample_events.loads(events, 2)[1])
+    run = project.run(as_of=START + dt.timedelta(days=DAYS - 1))
+    # the run summary reads BigQuery's state table too
+    assert run.new_events and all(g.rows and g.changed for g in run.groups), run
+    changed = {g.group: g.changed for g in run.groups}
+    dry = run_cli(capsys, "sync", "-p", str(project.path), "--dry-run", "--json")
+    assert dry.code == 0, dry.err
+    assert {g["group"]: g["rows_read"] for g in json.loads(dry.out)["groups"]} == {
+        **changed, "crm_v1": 0}
+    second = {g.group: g for g in project.sync().groups}
+    for ident, count in changed.items():
+        assert second[ident].rows_read == second[ident].rows_written == count, ident
+    assert second["crm_v1"].rows_read == 0
+    assert_store_equals_tables(project)
+
+    # a key deleted from a table: `sync --full` resends every row and removes it
+    gone = sorted(project.rows()["network_v2_attributes"])[0]
+    project.execute(f"DELETE FROM `{GCP_PROJECT}.{project.dataset}.network_v2_attributes` "
+                    f"WHERE network_userid = '{gone}'")
+    full = run_cli(capsys, "sync", "-p", str(project.path), "--full", "--json")
+    assert full.code == 0, full.err
+    removed = {g["group"]: g["rows_removed"] for g in json.loads(full.out)["groups"]}
+    assert removed == {"logged_in_v1": 0, "network_v2": 1, "crm_v1": 0}
+    store = project.project.open_store()
+    assert store.get("network_v2", gone) is None
+    store.close()
+    assert_store_equals_tables(project)
+
+
+def test_an_external_batch_group_syncs_its_own_bigquery_table(sync_project):
+    from bigquery_engine import GCP_PROJECT
+
+    from signals_batch.errors import InvalidInput
+
+    project = sync_project
+    project.use_store(type="local", path="store-external.sqlite")
+    crm = {g.group: g for g in project.sync(chunk_size=1).groups}["crm_v1"]
+    assert crm.rows_read == 2 and crm.watermark == "2025-01-02T00:00:00"
+    assert project.project.get("u1", group="crm")["crm_v1"] == {
+        "lifetime_value": 10.5, "segment": "gold", "updated_at": "2025-01-01T00:00:00.000000"}
+    project.execute(f"UPDATE `{GCP_PROJECT}.crm.customers` SET Segment = 'platinum', "
+                    "changed_at = TIMESTAMP '2025-01-03 00:00:00' WHERE user_id = 'u2'")
+    again = {g.group: g for g in project.sync().groups}
+    assert again["crm_v1"].rows_read == 1
+    assert sum(g.rows_read for g in again.values()) == 1
+    store = project.project.open_store()
+    assert store.get("crm_v1", "u2")["segment"] == "platinum"
+    store.close()
+    definitions = project.path / "definitions" / "groups.yml"
+    broken = {**CRM, "fields": [*CRM["fields"], {"name": "churn_risk", "type": "double"}]}
+    definitions.write_text(yaml.safe_dump([USER_ID_GROUP, NETWORK_GROUP, broken],
+                                          sort_keys=False))
+    try:
+        with pytest.raises(InvalidInput) as error:
+            project.sync(full=True)
+        assert "crm_v1" in str(error.value) and "churn_risk" in str(error.value)
+        assert "crm.customers" in str(error.value)
+        missing_table = {**CRM, "batch_source": {**CRM["batch_source"], "table": "nope"}}
+        definitions.write_text(yaml.safe_dump([missing_table], sort_keys=False))
+        with pytest.raises(InvalidInput, match="table crm.nope not found"):
+            project.sync()
+    finally:
+        definitions.write_text(yaml.safe_dump(SYNC_GROUPS, sort_keys=False))
+    store = project.project.open_store()
+    assert store.get("crm_v1", "u2")["segment"] == "platinum"  # nothing was resent
+    store.close()
+
+
+# --------------------------------------------------------------------------- sync: failures
+
+TOKEN = "ya29.Sup3r-Secret-token"
+
+
+def _offline_project(path: Path, endpoint: str) -> Path:
+    from bigquery_engine import emulator_profile
+
+    init_project(path, warehouse="bigquery", examples=False)
+    (path / "definitions").mkdir(exist_ok=True)
+    (path / "definitions" / "groups.yml").write_text(yaml.safe_dump([NETWORK_GROUP]))
+    profile = emulator_profile(endpoint)
+    profile["signals_batch"]["outputs"]["dev"]["token"] = TOKEN
+    (path / "profiles.yml").write_text(yaml.safe_dump(profile))
+    return path
+
+
+def _assert_one_clear_line(result, code: int, *expected: str) -> None:
+    assert result.code == code, (result.code, result.err)
+    for text in expected:
+        assert text in result.err, result.err
+    assert TOKEN not in result.err + result.out
+    assert "Traceback" not in result.err
+    assert len(result.err.strip().splitlines()) == 1, result.err
+
+
+def test_an_unreachable_endpoint_gives_one_clear_line_and_exit_1(emulator, tmp_path, capsys,
+                                                                 monkeypatch):
+    from bigquery_engine import _free_port
+    from cli_helpers import run_cli
+
+    from signals_batch.sync import bigquery_reader
+
+    monkeypatch.setattr(bigquery_reader, "REQUEST_DEADLINE", 2.0)
+    path = str(_offline_project(tmp_path / "p", f"http://127.0.0.1:{_free_port()}"))
+    for command in (["sync"], ["status", "--json"]):
+        result = run_cli(capsys, *command, "-p", path)
+        _assert_one_clear_line(result, 1, "could not reach BigQuery project 'signals-test'")
+
+
+def test_refused_credentials_give_one_clear_line_and_exit_1(tmp_path, capsys, monkeypatch):
+    """A loopback server answering every request as BigQuery does an invalid token (401)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from cli_helpers import run_cli
+
+    from signals_batch.sync import bigquery_reader
+
+    class Refuse(BaseHTTPRequestHandler):
+        def _refuse(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = json.dumps({"error": {
+                "code": 401, "status": "UNAUTHENTICATED",
+                "message": "Request had invalid authentication credentials."}}).encode()
+            self.send_response(401)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = _refuse  # noqa: N815 (http.server's names)
+
+        def log_message(self, *args):
+            pass
+
+    monkeypatch.setattr(bigquery_reader, "REQUEST_DEADLINE", 5.0)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        path = str(_offline_project(tmp_path / "p",
+                                    f"http://127.0.0.1:{server.server_address[1]}"))
+        result = run_cli(capsys, "sync", "-p", path)
+        _assert_one_clear_line(result, 1, "BigQuery project 'signals-test'",
+                               "refused the credentials")
+    finally:
+        server.shutdown()
+        server.server_close()
