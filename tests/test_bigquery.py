@@ -8,8 +8,14 @@ equal to the oracle after every run and to a final full refresh, and a rerun tha
 `updated_at`. Every compiled model also parses as BigQuery SQL (sqlglot).
 
 Events are in a BigQuery table with JSON columns for the contexts and unstruct events. One
-emulator process serves the whole session; each project has its own datasets. What the
-emulator cannot show is listed in docs/warehouses.md ("BigQuery", "Tests: the emulator").
+emulator process serves the whole session; each project has its own datasets.
+
+Sync from BigQuery (the last sections): the BigQuery reader behind `sync` / `status` / the
+run summary, into the local store, incremental, `--full`, an external batch group, and the
+failures (an unreachable endpoint, a server refusing the token) without the emulator.
+
+What the emulator cannot show is listed in docs/warehouses.md ("Tests: the bqemulator
+emulator").
 """
 
 from __future__ import annotations
