@@ -30,7 +30,7 @@ import yaml
 from engine import differences
 from engine_groups import NETWORK_GROUP, USER_ID_GROUP
 from oracle import compute
-from warehouse_cases import DAYS, GROUPS, START, case_events
+from warehouse_cases import DAYS, GROUPS, START, TYPED, TYPED_FIELDS, TYPED_ROWS, case_events
 
 from signals_batch import sample_events
 from signals_batch.scaffold import init_project
@@ -471,3 +471,76 @@ def test_refused_credentials_give_one_clear_line_and_exit_1(tmp_path, capsys, mo
     finally:
         server.shutdown()
         server.server_close()
+
+
+# --------------------------------------------------------------------------- sync: encoding
+
+
+def _bigquery_literal(value, type_name: str) -> str:
+    from bigquery_engine import string_literal
+
+    if value is None:
+        return "NULL"
+    if type_name.endswith("_list") or type_name == "dict":
+        # timestamps in a JSON array as the generated lists hold them (TO_JSON_STRING)
+        text = json.dumps(value, default=lambda v: v.isoformat() + "Z")
+        return f"PARSE_JSON({string_literal(text)})"
+    if type_name == "string":
+        return string_literal(value)
+    if type_name in ("double", "float"):
+        return f"CAST({string_literal(repr(value))} AS FLOAT64)"
+    if type_name == "bool":
+        return "TRUE" if value else "FALSE"
+    if type_name == "timestamp":
+        return f"TIMESTAMP {string_literal(value.isoformat(sep=' '))}"
+    return str(int(value))
+
+
+def test_a_profile_is_the_same_json_from_duckdb_and_from_bigquery(emulator, tmp_path):
+    """The same values (every declared type, NULLs, empty lists, 2^53 + 1, unicode, quotes) in
+    a DuckDB table and a BigQuery table: the profiles synced into the local store are the same
+    JSON."""
+    from bigquery_engine import GCP_PROJECT
+    from engine import EngineProject
+
+    from signals_batch.warehouse import connect
+
+    bigquery = _new_project(tmp_path / "bq_typed", emulator, [TYPED], start_date=START)
+    table = f"`{GCP_PROJECT}.crm_typed.typed_rows`"
+    columns = ", ".join(f"{name} {spec[3]}" for name, spec in TYPED_FIELDS.items())
+    bigquery.execute(
+        f"CREATE SCHEMA IF NOT EXISTS `{GCP_PROJECT}.crm_typed`",
+        f"CREATE TABLE {table} (user_id STRING, {columns}, changed_at TIMESTAMP)",
+        *(f"INSERT INTO {table} SELECT {_bigquery_literal(row['user_id'], 'string')}, "
+          + ", ".join(_bigquery_literal(row[name], spec[0])
+                      for name, spec in TYPED_FIELDS.items())
+          + f", {_bigquery_literal(row['changed_at'], 'timestamp')}" for row in TYPED_ROWS))
+    typed = {**TYPED, "batch_source": {**TYPED["batch_source"], "schema": "crm_typed"}}
+    (bigquery.path / "definitions" / "groups.yml").write_text(yaml.safe_dump([typed]))
+    duckdb = EngineProject(tmp_path / "duckdb", [TYPED], start_date=START)
+    with connect(duckdb.path) as con:
+        con.execute("CREATE SCHEMA crm")
+        con.execute(f"CREATE TABLE crm.typed_rows (user_id VARCHAR, "
+                    f"{', '.join(f'{n} {s[1]}' for n, s in TYPED_FIELDS.items())}, "
+                    "changed_at TIMESTAMP)")
+        con.executemany(
+            f"INSERT INTO crm.typed_rows VALUES ({', '.join(['?'] * (len(TYPED_FIELDS) + 2))})",
+            [[row["user_id"],
+              *(json.dumps(row[n]) if s[0] == "dict" and row[n] is not None else row[n]
+                for n, s in TYPED_FIELDS.items()),
+              row["changed_at"]] for row in TYPED_ROWS])
+    bigquery.use_store(type="local", path="profiles.sqlite")
+    from_bigquery = bigquery.sync(chunk_size=2).groups[0]
+    from_duckdb = duckdb.project.sync(chunk_size=2).groups[0]
+    assert from_bigquery.rows_read == from_duckdb.rows_read == len(TYPED_ROWS)
+    assert from_bigquery.watermark == from_duckdb.watermark == "2025-01-03T00:00:00.000001"
+    stores = [bigquery.project.open_store(), duckdb.project.open_store()]
+    try:
+        for row in TYPED_ROWS:
+            read_back = [s.get("typed_v1", row["user_id"]) for s in stores]
+            assert read_back[0] is not None, row["user_id"]
+            assert _json(read_back[0]) == _json(read_back[1]), row["user_id"]
+        assert stores[0].get("typed_v1", "u1")["counts"] == [1, 9007199254740993]
+    finally:
+        for store in stores:
+            store.close()

@@ -33,7 +33,15 @@ import yaml
 from engine import differences
 from engine_groups import NETWORK_GROUP, USER_ID_GROUP
 from oracle import compute
-from warehouse_cases import DAYS, GROUPS, START, case_events
+from warehouse_cases import (
+    DAYS,
+    GROUPS,
+    START,
+    TYPED,
+    TYPED_FIELDS,
+    TYPED_ROWS,
+    case_events,
+)
 
 from signals_batch import sample_events
 from signals_batch.scaffold import init_project
@@ -509,54 +517,6 @@ def test_an_invalid_snowflake_profile_exits_2_naming_what_is_wrong(
 
 
 # --------------------------------------------------------------------------- sync: encoding
-
-# One external batch group over a table of every declared type, with the SAME values in a
-# DuckDB table and a Snowflake table (each in its warehouse's own column types: BIGINT[] /
-# ARRAY, JSON / OBJECT, ...): a profile read back from the store must be the same JSON
-# whichever warehouse it was synced from.
-TYPED_FIELDS = {
-    # name: (type, DuckDB column, Snowflake column)
-    "label": ("string", "VARCHAR", "VARCHAR"),
-    "big": ("int64", "BIGINT", "NUMBER(38,0)"),
-    "small": ("int32", "INTEGER", "INTEGER"),
-    "ratio": ("double", "DOUBLE", "DOUBLE"),
-    "single": ("float", "FLOAT", "FLOAT"),
-    "flag": ("bool", "BOOLEAN", "BOOLEAN"),
-    "seen_at": ("timestamp", "TIMESTAMP", "TIMESTAMP_NTZ"),
-    "seen_unix": ("unix_timestamp", "BIGINT", "NUMBER(38,0)"),
-    "tags": ("string_list", "VARCHAR[]", "ARRAY"),
-    "counts": ("int64_list", "BIGINT[]", "ARRAY"),
-    "scores": ("double_list", "DOUBLE[]", "ARRAY"),
-    "flags": ("bool_list", "BOOLEAN[]", "ARRAY"),
-    "stamps": ("timestamp_list", "TIMESTAMP[]", "ARRAY"),
-    "props": ("dict", "JSON", "OBJECT"),
-}
-TYPED = {
-    "name": "typed", "version": 1, "type": "external_batch", "owner": "t@example.com",
-    "attribute_key": "user_id",
-    "batch_source": {"name": "typed_rows", "schema": "crm", "table": "typed_rows",
-                     "timestamp_field": "changed_at"},
-    "fields": [{"name": name, "type": spec[0]} for name, spec in TYPED_FIELDS.items()],
-}
-_T = dt.datetime
-TYPED_ROWS = [
-    {"user_id": "u1", "label": "plain", "big": 2**53 + 1, "small": 7, "ratio": 0.1,
-     "single": 1.5, "flag": True, "seen_at": _T(2025, 1, 2, 3, 4, 5), "seen_unix": 1735787045,
-     "tags": ["a", "b"], "counts": [1, 2**53 + 1], "scores": [0.5, 2.0, 1e-07],
-     "flags": [True, False], "stamps": [_T(2025, 1, 1, 10), _T(2025, 1, 1, 10, 0, 0, 500000)],
-     "props": {"a": 1, "b": [1, 2.5, "x"], "c": {"d": None}, "e": "ü", "f": 1.0},
-     "changed_at": _T(2025, 1, 1)},
-    {"user_id": 'u2 "quoted" ü', "label": "it's \"q\" \\ ✓", "big": -1, "small": -2**31,
-     "ratio": 1e300, "single": -0.25, "flag": False, "seen_at": _T(2025, 1, 2, 3, 4, 5, 123456),
-     "seen_unix": 0, "tags": [], "counts": [], "scores": [], "flags": [], "stamps": [],
-     "props": {}, "changed_at": _T(2025, 1, 1)},  # same marker as u1: ordered by key
-    {"user_id": "u3", **dict.fromkeys(TYPED_FIELDS), "changed_at": _T(2025, 1, 3, 0, 0, 0, 1)},
-    {"user_id": "u4", "label": "", "big": 0, "small": 0, "ratio": 3.0, "single": 0.0,
-     "flag": None, "seen_at": None, "seen_unix": None, "tags": ["x", None], "counts": [None, 3],
-     "scores": [3.0, None], "flags": [None], "stamps": [None, _T(2024, 12, 31, 23, 59, 59)],
-     "props": {"n": [], "m": {}}, "changed_at": _T(2025, 1, 2, 12)},
-]
-
 
 def _snowflake_literal(value, type_name: str) -> str:
     from snowflake_engine import _string_literal
