@@ -7,6 +7,11 @@
   {%- set ledger = adapter.get_relation(database=target.database, schema=target.schema,
                                         identifier='signals_batch_event_ids') -%}
   {%- if ledger is none -%}{{ return(none) }}{%- endif -%}
+  {{ return(adapter.dispatch('max_load_tstamp', 'signals_batch')(ledger)) }}
+{%- endmacro %}
+
+{#- The newest load_tstamp of the ledger as a naive UTC datetime (none when empty). -#}
+{% macro default__max_load_tstamp(ledger) -%}
   {%- set result = run_query('select max(load_tstamp) from ' ~ ledger) -%}
   {{ return(result.columns[0].values()[0]) }}
 {%- endmacro %}

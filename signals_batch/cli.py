@@ -193,7 +193,7 @@ def _emit_json(data: Any) -> None:
 def init(
     directory: Annotated[Path, typer.Argument(help="Folder to create the project in.")] = Path("."),
     warehouse: Annotated[
-        str, typer.Option(help="duckdb or snowflake (bigquery: coming)")
+        str, typer.Option(help="duckdb, snowflake or bigquery")
     ] = "duckdb",
     start_date: Annotated[
         str, typer.Option(help="Events before this day never count.")

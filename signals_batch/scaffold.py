@@ -7,7 +7,7 @@ from pathlib import Path
 from signals_batch.errors import InvalidInput
 
 SCAFFOLD = Path(__file__).resolve().parent / "scaffold"
-SUPPORTED_WAREHOUSES = ("duckdb", "snowflake")
+SUPPORTED_WAREHOUSES = ("duckdb", "snowflake", "bigquery")
 
 
 def init_project(

@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict
 from signals_batch.errors import InvalidInput, SignalsBatchError
 
 PROFILE_NAME = "signals_batch"
-#: profile fields whose values are secrets: never in a message (dbt-snowflake's, and
-#: dbt-bigquery's for the reader that comes next)
+#: profile fields whose values are secrets: never in a message (dbt-snowflake's and
+#: dbt-bigquery's)
 SECRET_FIELDS = (
     "password", "private_key", "private_key_passphrase", "token", "oauth_client_secret",
     "refresh_token", "client_secret", "keyfile_json",

@@ -164,3 +164,96 @@ def test_the_snowflake_reader_names_what_is_missing(tmp_path: Path):
     with pytest.raises(InvalidInput, match="group crm_v1: table crm.customers has no column "
                                            "churn"):
         reader.check(row_source(broken, "signals", reader.default_database))
+
+
+# --------------------------------------------------------------------------- BigQuery
+
+
+class BigQueryClient:
+    """A recording stand-in for google.cloud.bigquery.Client: one table, query results in
+    pages of the page size asked for."""
+
+    def __init__(self, rows: list[tuple]):
+        self.rows, self.log = rows, []
+
+    def get_table(self, name, **kwargs):
+        from google.cloud.bigquery import SchemaField, Table
+
+        self.log.append(("get_table", name))
+        if not name.endswith(".crm.customers"):
+            from google.api_core.exceptions import NotFound
+
+            raise NotFound(name)
+        return Table(name, schema=[SchemaField("USER_ID", "STRING"),
+                                   SchemaField("Segment", "STRING"),
+                                   SchemaField("tags", "JSON"),
+                                   SchemaField("changed_at", "DATETIME")])
+
+    def query(self, sql, job_config=None, **kwargs):
+        self.log.append(("query", sql, job_config.query_parameters))
+        client = self
+
+        class Job:
+            def result(self, page_size=None, **kwargs):
+                client.log.append(("result", page_size))
+                rows = client.rows if "order by" in sql else [(len(client.rows),)]
+                size = page_size or len(rows) or 1
+
+                class Rows:
+                    pages = (rows[i:i + size] for i in range(0, len(rows), size))
+
+                    def __iter__(self):
+                        return iter(rows)
+
+                return Rows()
+
+        return Job()
+
+    def close(self):
+        pass
+
+
+class BigQueryCredentials:
+    database, execution_project, method = "analytics-prj", "analytics-prj", "oauth"
+
+
+def test_the_bigquery_reader_reads_changed_rows_in_order_a_page_at_a_time():
+    pytest.importorskip("google.cloud.bigquery")
+    from signals_batch.sync.bigquery_reader import BigQueryReader
+
+    reader_type = reader_class("bigquery")
+    assert reader_type is BigQueryReader
+    stamp = dt.datetime(2025, 1, 1, 10, tzinfo=dt.timezone.utc)
+    rows = [(f"u{i}", stamp, f"s{i}", ["a", None]) for i in range(5)]
+    target = DbtTarget(name="dev", adapter_type="bigquery", credentials=BigQueryCredentials())
+    reader = BigQueryReader(BigQueryClient(rows), target)
+    source = row_source(GROUP, "signals", reader.default_database)
+    reader.check(source)
+    after = Watermark(dt.datetime(2025, 1, 1, 9, 0, 0, 5), "u")
+    assert reader.count_changes(source, after) == 5
+    chunks = reader.read_changes(source, after, 2)
+    first = next(chunks)
+    assert [r.key_value for r in first] == ["u0", "u1"]
+    assert first[0].values == {"segment": "s0", "tags": ["a", None]}
+    assert first[0].updated_at == dt.datetime(2025, 1, 1, 10)  # naive UTC
+    assert [len(c) for c in chunks] == [2, 1]
+    log = reader.client.log
+    assert ("result", 2) in log
+    query, params = next((e[1], e[2]) for e in log if e[0] == "query" and "order by" in e[1])
+    # real names, quoted; the DATETIME marker read as a UTC TIMESTAMP; the watermark a parameter
+    assert query.startswith(
+        "select CAST(`USER_ID` AS STRING), TIMESTAMP(`changed_at`), `Segment`, `tags` "
+        "from `analytics-prj`.`crm`.`customers` where")
+    assert query.endswith("order by 2, 1")
+    assert {p.name: p.value for p in params} == {
+        "after_stamp": dt.datetime(2025, 1, 1, 9, 0, 0, 5, tzinfo=dt.timezone.utc),
+        "after_key": "u"}
+    broken = GROUP.model_copy(update={"fields": [*GROUP.fields, GROUP.fields[0].model_copy(
+        update={"name": "churn"})]})
+    with pytest.raises(InvalidInput, match="group crm_v1: table crm.customers has no column "
+                                           "churn"):
+        reader.check(row_source(broken, "signals", reader.default_database))
+    missing = GROUP.model_copy(update={"batch_source": GROUP.batch_source.model_copy(
+        update={"table": "nope"})})
+    with pytest.raises(InvalidInput, match="table crm.nope not found"):
+        reader.check(row_source(missing, "signals", reader.default_database))

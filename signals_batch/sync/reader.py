@@ -8,9 +8,11 @@ by the `type` of the dbt profile the runs use (`open_reader`):
 
 - duckdb: the DuckDB file itself, with its fast path (DuckDB encodes the rows as JSON);
 - snowflake: the Snowflake connector, connected with dbt-snowflake's own credentials;
-- bigquery (next): implement `WarehouseReader` in `bigquery_reader.py` with
-  google-cloud-bigquery (`api_endpoint` from the profile reaches an emulator) and add it to
-  `READERS`; nothing else changes.
+- bigquery: google-cloud-bigquery, with dbt-bigquery's own credentials (`api_endpoint` from
+  the profile reaches an emulator).
+
+Another warehouse: implement `WarehouseReader` in `<adapter>_reader.py` and add it to
+`READERS`; nothing else changes.
 
 Every reader keeps one contract (SEMANTICS.md section 8): rows ordered by (change marker,
 key as text), the change marker compared as naive UTC with microseconds, values JSON-ready
@@ -42,6 +44,7 @@ class WarehouseUnavailable(SignalsBatchError):
 READERS: dict[str, str] = {
     "duckdb": "signals_batch.sync.duckdb_reader:DuckDBReader",
     "snowflake": "signals_batch.sync.snowflake_reader:SnowflakeReader",
+    "bigquery": "signals_batch.sync.bigquery_reader:BigQueryReader",
 }
 
 

@@ -1,0 +1,53 @@
+{#- Dialect differences of the model text itself (config blocks, set operators, change
+    detection): every warehouse but BigQuery keeps the plain SQL / dbt strategy named here;
+    BigQuery's implementations are in macros/bigquery.sql. -#}
+
+{#- The dbt incremental strategy of a model: `delete+insert` (daily and attribute tables) or
+    `append` (the event id ledger). -#}
+{% macro incremental_strategy(strategy) -%}
+  {{ return(adapter.dispatch('incremental_strategy', 'signals_batch')(strategy)) }}
+{%- endmacro %}
+
+{% macro default__incremental_strategy(strategy) -%}
+  {{ return(strategy) }}
+{%- endmacro %}
+
+
+{#- The daily tables' unique key: one row set per run, replaced whole when a run is redone. -#}
+{% macro run_unique_key() -%}
+  {{ return(adapter.dispatch('run_unique_key', 'signals_batch')()) }}
+{%- endmacro %}
+
+{% macro default__run_unique_key() -%}
+  {{ return('signals_batch_run') }}
+{%- endmacro %}
+
+
+{#- A pre-hook of the daily tables: where the strategy does not replace this run's rows by
+    itself, delete them first. Nothing elsewhere (an empty hook does not run). -#}
+{% macro replace_run_rows() -%}
+  {{ return(adapter.dispatch('replace_run_rows', 'signals_batch')()) }}
+{%- endmacro %}
+
+{% macro default__replace_run_rows() -%}
+{%- endmacro %}
+
+
+{#- UNION that removes duplicates. -#}
+{% macro union_distinct() -%}
+  {{ return(adapter.dispatch('union_distinct', 'signals_batch')()) }}
+{%- endmacro %}
+
+{% macro default__union_distinct() -%}
+  union
+{%- endmacro %}
+
+
+{#- Whether a recomputed value differs from the stored one, NULLs compared as values. -#}
+{% macro value_changed(new, old) -%}
+  {{ return(adapter.dispatch('value_changed', 'signals_batch')(new, old)) }}
+{%- endmacro %}
+
+{% macro default__value_changed(new, old) -%}
+  {{ new }} is distinct from {{ old }}
+{%- endmacro %}

@@ -1,0 +1,546 @@
+"""The generated project on BigQuery: dbt-bigquery against the bqemulator server.
+
+The same independent oracle as tests/test_engine_correctness.py (DuckDB) and
+tests/test_snowflake.py checks every aggregation, operator and window rule of
+tests/engine_groups.py ALL_GROUPS plus TEXT_EDGES (tests/warehouse_cases.py): a full build,
+`include_current_day`, an incremental sequence (late and re-delivered events, as-of moving)
+equal to the oracle after every run and to a final full refresh, and a rerun that changes no
+`updated_at`. Every compiled model also parses as BigQuery SQL (sqlglot).
+
+Events are in a BigQuery table with JSON columns for the contexts and unstruct events. One
+emulator process serves the whole session; each project has its own datasets.
+
+Sync from BigQuery (the last sections): the BigQuery reader behind `sync` / `status` / the
+run summary, into the local store, incremental, `--full`, an external batch group, and the
+failures (an unreachable endpoint, a server refusing the token) without the emulator.
+
+What the emulator cannot show is listed in docs/warehouses.md ("Tests: the bqemulator
+emulator").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from engine import differences
+from engine_groups import NETWORK_GROUP, USER_ID_GROUP
+from oracle import compute
+from warehouse_cases import DAYS, GROUPS, START, TYPED, TYPED_FIELDS, TYPED_ROWS, case_events
+
+from signals_batch import sample_events
+from signals_batch.scaffold import init_project
+
+pytestmark = [pytest.mark.dbt, pytest.mark.bigquery]
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory):
+    pytest.importorskip(
+        "bqemulator", reason="bqemulator (the BigQuery emulator) is not installed: "
+        "pip install -e '.[dev]' to run the BigQuery tests")
+    pytest.importorskip(
+        "dbt.adapters.bigquery", reason="dbt-bigquery is not installed: "
+        "pip install -e '.[dev]' (or '.[bigquery]') to run the BigQuery tests")
+    from bigquery_engine import Emulator
+
+    server = Emulator(tmp_path_factory.mktemp("bqemulator") / "emulator.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def events(emulator) -> list[dict]:
+    rows = case_events()
+    emulator.stage_events(rows)
+    return rows
+
+
+def _new_project(path: Path, emulator, groups=GROUPS, **options):
+    from bigquery_engine import BigQueryProject
+
+    name = re.sub(r"[^a-z0-9_]", "_", path.name.lower())
+    return BigQueryProject(path, emulator, groups, dataset=f"signals_{name}",
+                           events_dataset=f"atomic_{name}", **options)
+
+
+def _oracle(project, as_of: dt.date) -> dict:
+    return compute(project.loaded, project.groups, as_of, project.start_date,
+                   project.include_current_day)
+
+
+def _assert_matches_oracle(project, as_of: dt.date) -> None:
+    problems = differences(project.tables(), _oracle(project, as_of), project.groups)
+    assert not problems, "bigquery (emulator) != oracle:\n" + "\n".join(problems)
+
+
+# --------------------------------------------------------------------------- init
+
+
+def test_init_writes_a_bigquery_profile_with_no_secret(tmp_path: Path):
+    init_project(tmp_path / "p", warehouse="bigquery", examples=False)
+    text = (tmp_path / "p" / "profiles.yml").read_text()
+    profile = yaml.safe_load(text)
+    output = profile["signals_batch"]["outputs"][profile["signals_batch"]["target"]]
+    assert output["type"] == "bigquery"
+    for field in ("method", "keyfile", "project", "location"):
+        assert re.fullmatch(r"\{\{ env_var\('BIGQUERY_[A-Z_]+'(, '[a-z]*')?\) \}\}",
+                            output[field]), field
+    assert "SIGNALS_BATCH_TARGET_SCHEMA" in output["dataset"]
+    assert "keyfile_json" not in text and "private_key" not in text
+    settings = yaml.safe_load((tmp_path / "p" / "signals_batch.yml").read_text())
+    assert settings["warehouse"] == "bigquery"
+
+
+def test_cli_init_accepts_bigquery(tmp_path: Path, capsys):
+    from cli_helpers import run_cli
+
+    result = run_cli(capsys, "init", str(tmp_path / "p"), "--warehouse", "bigquery")
+    assert result.code == 0, result.err
+    assert "type: bigquery" in (tmp_path / "p" / "profiles.yml").read_text()
+
+
+# --------------------------------------------------------------------------- oracle
+
+
+@pytest.fixture(scope="session")
+def full_project(emulator, tmp_path_factory, events):
+    """All events loaded at once, start_date after the first day, windows ending yesterday."""
+    project = _new_project(tmp_path_factory.mktemp("bq_full"), emulator,
+                           start_date=START + dt.timedelta(days=1))
+    project.load(events)
+    project.run(as_of=START + dt.timedelta(days=9))
+    return project
+
+
+def test_every_attribute_matches_the_oracle(full_project):
+    _assert_matches_oracle(full_project, START + dt.timedelta(days=9))
+
+
+def test_the_tables_are_not_trivially_empty(full_project):
+    tables = full_project.tables()
+    aggregations = tables["aggregations_v1_attributes"]
+    assert len(aggregations) >= 25
+    criteria = tables["criteria_v1_attributes"]
+    for name in ("gb", "low_value", "sale_pages", "gb_or_fr", "no_country", "quote_coupon",
+                 "injection_coupon", "percent_like", "jinja_looking", "major_two", "gift"):
+        assert any(row[name] for row in criteria.values()), name
+    assert "x'); drop table y; --" in aggregations  # a key value with SQL in it is data
+    assert "it's" in tables["by_device_class_v1_attributes"]
+    edges = tables["text_edges_v1_attributes"]["text-edge-user"]
+    assert edges["backslash_coupon"] == 1 and edges["backslash_like"] == 2
+    assert edges["offset_hours"] == [0, 1, 5, 9]  # -02:00 and +0100 applied, 'Z' is UTC
+    assert edges["fraction_unix"] == 1735894800  # 09:00:00.9 UTC, rounded down
+
+
+def test_a_rerun_with_no_new_events_changes_no_row(full_project):
+    before = full_project.rows()
+    full_project.run(as_of=START + dt.timedelta(days=9))
+    assert full_project.rows() == before
+
+
+@pytest.fixture(scope="session")
+def current_day_project(emulator, tmp_path_factory, events):
+    project = _new_project(tmp_path_factory.mktemp("bq_current_day"), emulator,
+                           start_date=START, include_current_day=True)
+    project.load(events)
+    project.run(as_of=START + dt.timedelta(days=7))
+    return project
+
+
+def test_include_current_day_matches_the_oracle(current_day_project):
+    _assert_matches_oracle(current_day_project, START + dt.timedelta(days=7))
+
+
+def test_incremental_runs_match_the_oracle_then_a_full_refresh(emulator, tmp_path_factory,
+                                                                events):
+    """Four loads (late and re-delivered events among them), the as-of moving forward: after
+    every run the tables equal the oracle; a full refresh then gives the same tables."""
+    project = _new_project(tmp_path_factory.mktemp("bq_incremental"), emulator,
+                           start_date=START + dt.timedelta(days=1))
+    batches = sample_events.loads(events, 4)
+    for batch, day in zip(batches, (4, 6, 9, DAYS), strict=True):
+        project.load(batch)
+        as_of = START + dt.timedelta(days=day)
+        project.run(as_of=as_of)
+        _assert_matches_oracle(project, as_of)
+    incremental = project.tables()
+    project.run(as_of=START + dt.timedelta(days=DAYS), full_refresh=True)
+    problems = differences(project.tables(), incremental, project.groups)
+    assert not problems, "full refresh != incremental:\n" + "\n".join(problems)
+
+
+# --------------------------------------------------------------------------- the SQL
+
+# DuckDB functions that BigQuery does not have (a default__ macro leaking into BigQuery SQL).
+DUCKDB_ONLY = {"TRY_CAST", "STRUCT_PACK", "JSON_EXTRACT_STRING", "EPOCH", "ISODOW",
+               "SPLIT_PART", "CONCAT_WS", "LIST", "ARG_MIN", "MAP_FROM_ENTRIES", "ISFINITE"}
+
+
+@pytest.fixture(scope="session")
+def fresh_project(emulator, tmp_path_factory):
+    """No run yet, no events: its models compile to their first-run (full refresh) form."""
+    return _new_project(tmp_path_factory.mktemp("bq_fresh"), emulator, start_date=START)
+
+
+@pytest.mark.parametrize("state", ["first run", "incremental"])
+def test_every_compiled_model_parses_as_bigquery_sql(state, request):
+    """`dbt compile` on the emulator, then sqlglot's BigQuery dialect on every compiled model
+    and data test: the first-run form and the incremental form."""
+    import sqlglot
+    from sqlglot import exp
+
+    project = request.getfixturevalue("fresh_project" if state == "first run" else "full_project")
+    project.project.generate()
+    project.dbt(["compile", "--select", "path:models/signals_batch"])
+    compiled = sorted((project.path / "target" / "compiled").rglob("*.sql"))
+    models = [p for p in compiled if p.parent.name == "signals_batch"]
+    assert len(models) == 2 + 2 * len(GROUPS), [p.name for p in models]
+    unknown = {}
+    for path in compiled:
+        text = path.read_text()
+        statements = [s for s in sqlglot.parse(text, read="bigquery") if s is not None]
+        assert len(statements) == 1, path.name
+        for function in statements[0].find_all(exp.Anonymous):
+            unknown.setdefault(function.name.upper(), path.name)
+        used = {m.upper() for m in re.findall(r"\b([A-Za-z_]+)\s*\(", text)}
+        assert not used & DUCKDB_ONLY, (path.name, used & DUCKDB_ONLY)
+        assert not re.search(r"\bunion\s+(?!all\b|distinct\b)", text, re.IGNORECASE), path.name
+        assert " is distinct from " not in text.lower(), path.name
+    assert not unknown, f"functions sqlglot does not know as BigQuery: {unknown}"
+    incremental = (project.path / "target" / "compiled" / "signals_project" / "models"
+                   / "signals_batch" / "network_v2_attributes.sql").read_text()
+    assert ("changed or new rows" in incremental) == (state == "incremental")
+
+
+# --------------------------------------------------------------------------- sync
+# `signals-batch sync` / `status` reading the attribute tables from BigQuery (the emulator)
+# through the BigQuery reader (signals_batch/sync/bigquery_reader.py).
+
+
+def _ident(group: dict) -> str:
+    return f"{group['name']}_v{group.get('version', 1)}"
+
+
+def _json(value) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def assert_store_equals_tables(project) -> None:
+    """Every key of every attribute table is in the store with exactly the table's values
+    (read back by the test's own client code, not the reader)."""
+    from signals_batch.sync.source import _json_ready
+
+    tables = project.rows()
+    store = project.project.open_store()
+    try:
+        for group in project.groups:
+            if group.get("type") == "external_batch":
+                continue
+            ident = _ident(group)
+            types = {a["name"]: a["type"] for a in group["attributes"]}
+            rows = tables[f"{ident}_attributes"]
+            assert rows, ident
+            for key, row in rows.items():
+                stored = store.get(ident, key)
+                assert stored is not None, (ident, key)
+                assert dt.datetime.fromisoformat(stored["updated_at"]) == row["updated_at"]
+                for name, type_name in types.items():
+                    assert _json(stored[name]) == _json(_json_ready(row[name], type_name)), (
+                        ident, key, name)
+            assert store.count(ident) == len(rows), ident
+    finally:
+        store.close()
+
+
+def test_sync_from_bigquery_fills_the_local_store_then_sends_nothing(full_project, capsys):
+    from cli_helpers import run_cli
+
+    full_project.use_store(type="local", path="store-local.sqlite")
+    first = full_project.sync(chunk_size=50)
+    assert sorted(g.group for g in first.groups) == sorted(_ident(g) for g in GROUPS)
+    assert all(g.rows_read == g.rows_written > 0 for g in first.groups), first.groups
+    assert_store_equals_tables(full_project)
+    again = full_project.sync()
+    assert all(g.rows_read == 0 and g.rows_written == 0 for g in again.groups)
+    assert [g.watermark for g in again.groups] == [g.watermark for g in first.groups]
+
+    result = run_cli(capsys, "status", "-p", str(full_project.path), "--json")
+    assert result.code == 0, result.err
+    report = {row["group"]: row for row in json.loads(result.out)}
+    tables = full_project.rows()
+    for group in GROUPS:
+        row, rows = report[_ident(group)], tables[f"{_ident(group)}_attributes"]
+        assert row["rows"] == len(rows) and row["pending"] == 0, row
+        assert row["as_of"] == (START + dt.timedelta(days=9)).isoformat()
+        assert row["last_run"] is not None
+        newest = max(r["updated_at"] for r in rows.values())
+        assert dt.datetime.fromisoformat(row["watermark"]) == newest
+
+
+CRM = {
+    "name": "crm", "version": 1, "type": "external_batch", "owner": "crm@example.com",
+    "attribute_key": "user_id",
+    "batch_source": {"name": "crm_customers", "schema": "crm", "table": "customers",
+                     "timestamp_field": "changed_at"},
+    "fields": [{"name": "lifetime_value", "type": "double"},
+               {"name": "segment", "type": "string"}],
+}
+SYNC_GROUPS = [USER_ID_GROUP, NETWORK_GROUP, CRM]
+
+
+@pytest.fixture(scope="module")
+def sync_project(emulator, tmp_path_factory, events):
+    """Two batch groups built from the first half of the events, and an external batch
+    group over a table whose columns are spelled in other cases than the definition's."""
+    from bigquery_engine import GCP_PROJECT
+
+    project = _new_project(tmp_path_factory.mktemp("bq_sync"), emulator, SYNC_GROUPS,
+                           start_date=START)
+    project.load(sample_events.loads(events, 2)[0])
+    project.execute(
+        f"CREATE SCHEMA IF NOT EXISTS `{GCP_PROJECT}.crm`",
+        f"CREATE TABLE `{GCP_PROJECT}.crm.customers` (user_id STRING, LIFETIME_VALUE FLOAT64, "
+        "Segment STRING, changed_at TIMESTAMP)",
+        f"INSERT INTO `{GCP_PROJECT}.crm.customers` VALUES "
+        "('u1', 10.5, 'gold', TIMESTAMP '2025-01-01 00:00:00'), "
+        "('u2', 3, 'silver', TIMESTAMP '2025-01-02 00:00:00'), "
+        "(NULL, 1, 'x', TIMESTAMP '2025-01-02 00:00:00')")
+    project.run(as_of=START + dt.timedelta(days=DAYS - 1))
+    return project
+
+
+def test_sync_from_bigquery_after_an_incremental_run_sends_only_changed_rows(
+        sync_project, events, capsys):
+    from bigquery_engine import GCP_PROJECT
+    from cli_helpers import run_cli
+
+    project = sync_project
+    project.use_store(type="local", path="store-incremental.sqlite")
+    first = {g.group: g for g in project.sync(chunk_size=7).groups}
+    assert all(g.rows_read == g.rows_written > 0 for g in first.values())
+    assert_store_equals_tables(project)
+
+    project.load(sample_events.loads(events, 2)[1])
+    run = project.run(as_of=START + dt.timedelta(days=DAYS - 1))
+    # the run summary reads BigQuery's state table too
+    assert run.new_events and all(g.rows and g.changed for g in run.groups), run
+    changed = {g.group: g.changed for g in run.groups}
+    dry = run_cli(capsys, "sync", "-p", str(project.path), "--dry-run", "--json")
+    assert dry.code == 0, dry.err
+    assert {g["group"]: g["rows_read"] for g in json.loads(dry.out)["groups"]} == {
+        **changed, "crm_v1": 0}
+    second = {g.group: g for g in project.sync().groups}
+    for ident, count in changed.items():
+        assert second[ident].rows_read == second[ident].rows_written == count, ident
+    assert second["crm_v1"].rows_read == 0
+    assert_store_equals_tables(project)
+
+    # a key deleted from a table: `sync --full` resends every row and removes it
+    gone = sorted(project.rows()["network_v2_attributes"])[0]
+    project.execute(f"DELETE FROM `{GCP_PROJECT}.{project.dataset}.network_v2_attributes` "
+                    f"WHERE network_userid = '{gone}'")
+    full = run_cli(capsys, "sync", "-p", str(project.path), "--full", "--json")
+    assert full.code == 0, full.err
+    removed = {g["group"]: g["rows_removed"] for g in json.loads(full.out)["groups"]}
+    assert removed == {"logged_in_v1": 0, "network_v2": 1, "crm_v1": 0}
+    store = project.project.open_store()
+    assert store.get("network_v2", gone) is None
+    store.close()
+    assert_store_equals_tables(project)
+
+
+def test_an_external_batch_group_syncs_its_own_bigquery_table(sync_project):
+    from bigquery_engine import GCP_PROJECT
+
+    from signals_batch.errors import InvalidInput
+
+    project = sync_project
+    project.use_store(type="local", path="store-external.sqlite")
+    crm = {g.group: g for g in project.sync(chunk_size=1).groups}["crm_v1"]
+    assert crm.rows_read == 2 and crm.watermark == "2025-01-02T00:00:00"
+    assert project.project.get("u1", group="crm")["crm_v1"] == {
+        "lifetime_value": 10.5, "segment": "gold", "updated_at": "2025-01-01T00:00:00.000000"}
+    project.execute(f"UPDATE `{GCP_PROJECT}.crm.customers` SET Segment = 'platinum', "
+                    "changed_at = TIMESTAMP '2025-01-03 00:00:00' WHERE user_id = 'u2'")
+    again = {g.group: g for g in project.sync().groups}
+    assert again["crm_v1"].rows_read == 1
+    assert sum(g.rows_read for g in again.values()) == 1
+    store = project.project.open_store()
+    assert store.get("crm_v1", "u2")["segment"] == "platinum"
+    store.close()
+    definitions = project.path / "definitions" / "groups.yml"
+    broken = {**CRM, "fields": [*CRM["fields"], {"name": "churn_risk", "type": "double"}]}
+    definitions.write_text(yaml.safe_dump([USER_ID_GROUP, NETWORK_GROUP, broken],
+                                          sort_keys=False))
+    try:
+        with pytest.raises(InvalidInput) as error:
+            project.sync(full=True)
+        assert "crm_v1" in str(error.value) and "churn_risk" in str(error.value)
+        assert "crm.customers" in str(error.value)
+        missing_table = {**CRM, "batch_source": {**CRM["batch_source"], "table": "nope"}}
+        definitions.write_text(yaml.safe_dump([missing_table], sort_keys=False))
+        with pytest.raises(InvalidInput, match="table crm.nope not found"):
+            project.sync()
+    finally:
+        definitions.write_text(yaml.safe_dump(SYNC_GROUPS, sort_keys=False))
+    store = project.project.open_store()
+    assert store.get("crm_v1", "u2")["segment"] == "platinum"  # nothing was resent
+    store.close()
+
+
+# --------------------------------------------------------------------------- sync: failures
+
+TOKEN = "ya29.Sup3r-Secret-token"
+
+
+def _offline_project(path: Path, endpoint: str) -> Path:
+    from bigquery_engine import emulator_profile
+
+    init_project(path, warehouse="bigquery", examples=False)
+    (path / "definitions").mkdir(exist_ok=True)
+    (path / "definitions" / "groups.yml").write_text(yaml.safe_dump([NETWORK_GROUP]))
+    profile = emulator_profile(endpoint)
+    profile["signals_batch"]["outputs"]["dev"]["token"] = TOKEN
+    (path / "profiles.yml").write_text(yaml.safe_dump(profile))
+    return path
+
+
+def _assert_one_clear_line(result, code: int, *expected: str) -> None:
+    assert result.code == code, (result.code, result.err)
+    for text in expected:
+        assert text in result.err, result.err
+    assert TOKEN not in result.err + result.out
+    assert "Traceback" not in result.err
+    assert len(result.err.strip().splitlines()) == 1, result.err
+
+
+def test_an_unreachable_endpoint_gives_one_clear_line_and_exit_1(emulator, tmp_path, capsys,
+                                                                 monkeypatch):
+    from bigquery_engine import _free_port
+    from cli_helpers import run_cli
+
+    from signals_batch.sync import bigquery_reader
+
+    monkeypatch.setattr(bigquery_reader, "REQUEST_DEADLINE", 2.0)
+    path = str(_offline_project(tmp_path / "p", f"http://127.0.0.1:{_free_port()}"))
+    for command in (["sync"], ["status", "--json"]):
+        result = run_cli(capsys, *command, "-p", path)
+        _assert_one_clear_line(result, 1, "could not reach BigQuery project 'signals-test'")
+
+
+def test_refused_credentials_give_one_clear_line_and_exit_1(tmp_path, capsys, monkeypatch):
+    """A loopback server answering every request as BigQuery does an invalid token (401)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from cli_helpers import run_cli
+
+    from signals_batch.sync import bigquery_reader
+
+    class Refuse(BaseHTTPRequestHandler):
+        def _refuse(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = json.dumps({"error": {
+                "code": 401, "status": "UNAUTHENTICATED",
+                "message": "Request had invalid authentication credentials."}}).encode()
+            self.send_response(401)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = _refuse  # noqa: N815 (http.server's names)
+
+        def log_message(self, *args):
+            pass
+
+    monkeypatch.setattr(bigquery_reader, "REQUEST_DEADLINE", 5.0)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        path = str(_offline_project(tmp_path / "p",
+                                    f"http://127.0.0.1:{server.server_address[1]}"))
+        result = run_cli(capsys, "sync", "-p", path)
+        _assert_one_clear_line(result, 1, "BigQuery project 'signals-test'",
+                               "refused the credentials")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# --------------------------------------------------------------------------- sync: encoding
+
+
+def _bigquery_literal(value, type_name: str) -> str:
+    from bigquery_engine import string_literal
+
+    if value is None:
+        return "NULL"
+    if type_name.endswith("_list") or type_name == "dict":
+        # timestamps in a JSON array as the generated lists hold them (TO_JSON_STRING)
+        text = json.dumps(value, default=lambda v: v.isoformat() + "Z")
+        return f"PARSE_JSON({string_literal(text)})"
+    if type_name == "string":
+        return string_literal(value)
+    if type_name in ("double", "float"):
+        return f"CAST({string_literal(repr(value))} AS FLOAT64)"
+    if type_name == "bool":
+        return "TRUE" if value else "FALSE"
+    if type_name == "timestamp":
+        return f"TIMESTAMP {string_literal(value.isoformat(sep=' '))}"
+    return str(int(value))
+
+
+def test_a_profile_is_the_same_json_from_duckdb_and_from_bigquery(emulator, tmp_path):
+    """The same values (every declared type, NULLs, empty lists, 2^53 + 1, unicode, quotes) in
+    a DuckDB table and a BigQuery table: the profiles synced into the local store are the same
+    JSON."""
+    from bigquery_engine import GCP_PROJECT
+    from engine import EngineProject
+
+    from signals_batch.warehouse import connect
+
+    bigquery = _new_project(tmp_path / "bq_typed", emulator, [TYPED], start_date=START)
+    table = f"`{GCP_PROJECT}.crm_typed.typed_rows`"
+    columns = ", ".join(f"{name} {spec[3]}" for name, spec in TYPED_FIELDS.items())
+    bigquery.execute(
+        f"CREATE SCHEMA IF NOT EXISTS `{GCP_PROJECT}.crm_typed`",
+        f"CREATE TABLE {table} (user_id STRING, {columns}, changed_at TIMESTAMP)",
+        *(f"INSERT INTO {table} SELECT {_bigquery_literal(row['user_id'], 'string')}, "
+          + ", ".join(_bigquery_literal(row[name], spec[0])
+                      for name, spec in TYPED_FIELDS.items())
+          + f", {_bigquery_literal(row['changed_at'], 'timestamp')}" for row in TYPED_ROWS))
+    typed = {**TYPED, "batch_source": {**TYPED["batch_source"], "schema": "crm_typed"}}
+    (bigquery.path / "definitions" / "groups.yml").write_text(yaml.safe_dump([typed]))
+    duckdb = EngineProject(tmp_path / "duckdb", [TYPED], start_date=START)
+    with connect(duckdb.path) as con:
+        con.execute("CREATE SCHEMA crm")
+        con.execute(f"CREATE TABLE crm.typed_rows (user_id VARCHAR, "
+                    f"{', '.join(f'{n} {s[1]}' for n, s in TYPED_FIELDS.items())}, "
+                    "changed_at TIMESTAMP)")
+        con.executemany(
+            f"INSERT INTO crm.typed_rows VALUES ({', '.join(['?'] * (len(TYPED_FIELDS) + 2))})",
+            [[row["user_id"],
+              *(json.dumps(row[n]) if s[0] == "dict" and row[n] is not None else row[n]
+                for n, s in TYPED_FIELDS.items()),
+              row["changed_at"]] for row in TYPED_ROWS])
+    bigquery.use_store(type="local", path="profiles.sqlite")
+    from_bigquery = bigquery.sync(chunk_size=2).groups[0]
+    from_duckdb = duckdb.project.sync(chunk_size=2).groups[0]
+    assert from_bigquery.rows_read == from_duckdb.rows_read == len(TYPED_ROWS)
+    assert from_bigquery.watermark == from_duckdb.watermark == "2025-01-03T00:00:00.000001"
+    stores = [bigquery.project.open_store(), duckdb.project.open_store()]
+    try:
+        for row in TYPED_ROWS:
+            read_back = [s.get("typed_v1", row["user_id"]) for s in stores]
+            assert read_back[0] is not None, row["user_id"]
+            assert _json(read_back[0]) == _json(read_back[1]), row["user_id"]
+        assert stores[0].get("typed_v1", "u1")["counts"] == [1, 9007199254740993]
+    finally:
+        for store in stores:
+            store.close()

@@ -1,0 +1,123 @@
+"""Cases shared by the warehouse dialect tests (tests/test_snowflake.py, tests/test_bigquery.py):
+every group of tests/engine_groups.py plus TEXT_EDGES (values each dialect's macros read their
+own way), and the events they run on; TYPED: an external batch group over a table of every
+declared type, whose profiles must be the same JSON from every warehouse."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from engine_groups import ALL_GROUPS, COUPON, PURCHASE_1, _attr, _group, edge_events
+
+from signals_batch import sample_events
+from signals_batch.sample_events import COLUMN_NAMES, PURCHASE_V1
+
+START = dt.date(2025, 1, 1)
+DAYS = 12
+
+STAMP = {"type": "event", "vendor": "com.acme", "name": "purchase", "major_version": 1,
+         "path": "stamp"}
+AMOUNT = {**STAMP, "path": "amount"}
+BACKSLASH_PERCENT = {"all": [{"property": COUPON, "operator": "=", "value": "a\\%"}]}
+
+# Values the warehouse macros read their own way: backslashes in string literals and LIKE
+# patterns (an escape character in Snowflake strings), timestamps with offsets in JSON text,
+# numbers with blanks around them.
+TEXT_EDGES = _group("text_edges", "domain_userid", [
+    _attr("backslash_coupon", "int64", "counter", events=[PURCHASE_1],
+          criteria={"all": [{"property": COUPON, "operator": "=", "value": "a\\b"}]}),
+    _attr("backslash_like", "int64", "counter", events=[PURCHASE_1],
+          criteria={"all": [{"property": COUPON, "operator": "like", "value": "a\\%"}]}),
+    _attr("offset_hours", "int32_list", "unique_list", {**STAMP, "date_part": "hour_of_day"}),
+    _attr("offset_days", "string_list", "unique_list", {**STAMP, "date_part": "active_day"}),
+    _attr("latest_stamp", "timestamp", "max", STAMP),
+    _attr("last_stamp_unix", "unix_timestamp", "last", STAMP),
+    _attr("fraction_unix", "unix_timestamp", "first", STAMP, events=[PURCHASE_1],
+          criteria=BACKSLASH_PERCENT),
+    _attr("blank_amounts", "double", "sum", AMOUNT),
+    _attr("coupons", "string_list", "unique_list", COUPON),
+])
+GROUPS = [*ALL_GROUPS, TEXT_EDGES]
+
+
+def text_edge_events(start: dt.date) -> list[dict]:
+    midnight = dt.datetime.combine(start, dt.time())
+    payloads = [
+        {"coupon": "a\\b", "stamp": "2025-01-03T23:30:00-02:00", "amount": "\t7\n"},
+        {"coupon": "a\\%", "stamp": "2025-01-03 10:00:00.900+0100", "amount": " 3 "},
+        {"coupon": "ab", "stamp": "12345", "amount": "1_000"},
+        {"coupon": "a%", "stamp": "2025-01-04", "amount": "nan"},
+        {"coupon": "it's \\'", "stamp": "2025-01-04 05:06Z", "amount": 2},
+    ]
+    rows = []
+    for i, payload in enumerate(payloads):
+        derived = midnight + dt.timedelta(days=3, seconds=60 * i)
+        row = dict.fromkeys(COLUMN_NAMES)
+        row.update(event_id=f"text-edge-{i}", event_vendor="com.acme", event_name="purchase",
+                   event_version="1-0-0", event="unstruct", platform="web",
+                   derived_tstamp=derived, collector_tstamp=derived, dvce_created_tstamp=derived,
+                   load_tstamp=derived + dt.timedelta(minutes=5), domain_userid="text-edge-user",
+                   domain_sessionid="text-edge-session", **{PURCHASE_V1: json.dumps(payload)})
+        rows.append(row)
+    return rows
+
+
+
+
+def case_events() -> list[dict]:
+    """Sample events (late and duplicated ones), the edge events and the text edges, in load
+    order."""
+    rows = sample_events.generate_events(
+        n_events=4000, days=DAYS, users=30, seed=11, start=START)
+    rows += edge_events(START) + text_edge_events(START)
+    rows.sort(key=lambda r: (r["load_tstamp"], r["event_id"]))
+    return rows
+
+
+# One external batch group over a table of every declared type, with the SAME values in a
+# DuckDB table and a Snowflake table (each in its warehouse's own column types: BIGINT[] /
+# ARRAY, JSON / OBJECT, ...): a profile read back from the store must be the same JSON
+# whichever warehouse it was synced from.
+TYPED_FIELDS = {
+    # name: (type, DuckDB column, Snowflake column, BigQuery column)
+    "label": ("string", "VARCHAR", "VARCHAR", "STRING"),
+    "big": ("int64", "BIGINT", "NUMBER(38,0)", "INT64"),
+    "small": ("int32", "INTEGER", "INTEGER", "INT64"),
+    "ratio": ("double", "DOUBLE", "DOUBLE", "FLOAT64"),
+    "single": ("float", "FLOAT", "FLOAT", "FLOAT64"),
+    "flag": ("bool", "BOOLEAN", "BOOLEAN", "BOOL"),
+    "seen_at": ("timestamp", "TIMESTAMP", "TIMESTAMP_NTZ", "TIMESTAMP"),
+    "seen_unix": ("unix_timestamp", "BIGINT", "NUMBER(38,0)", "INT64"),
+    "tags": ("string_list", "VARCHAR[]", "ARRAY", "JSON"),
+    "counts": ("int64_list", "BIGINT[]", "ARRAY", "JSON"),
+    "scores": ("double_list", "DOUBLE[]", "ARRAY", "JSON"),
+    "flags": ("bool_list", "BOOLEAN[]", "ARRAY", "JSON"),
+    "stamps": ("timestamp_list", "TIMESTAMP[]", "ARRAY", "JSON"),
+    "props": ("dict", "JSON", "OBJECT", "JSON"),
+}
+TYPED = {
+    "name": "typed", "version": 1, "type": "external_batch", "owner": "t@example.com",
+    "attribute_key": "user_id",
+    "batch_source": {"name": "typed_rows", "schema": "crm", "table": "typed_rows",
+                     "timestamp_field": "changed_at"},
+    "fields": [{"name": name, "type": spec[0]} for name, spec in TYPED_FIELDS.items()],
+}
+_T = dt.datetime
+TYPED_ROWS = [
+    {"user_id": "u1", "label": "plain", "big": 2**53 + 1, "small": 7, "ratio": 0.1,
+     "single": 1.5, "flag": True, "seen_at": _T(2025, 1, 2, 3, 4, 5), "seen_unix": 1735787045,
+     "tags": ["a", "b"], "counts": [1, 2**53 + 1], "scores": [0.5, 2.0, 1e-07],
+     "flags": [True, False], "stamps": [_T(2025, 1, 1, 10), _T(2025, 1, 1, 10, 0, 0, 500000)],
+     "props": {"a": 1, "b": [1, 2.5, "x"], "c": {"d": None}, "e": "ü", "f": 1.0},
+     "changed_at": _T(2025, 1, 1)},
+    {"user_id": 'u2 "quoted" ü', "label": "it's \"q\" \\ ✓", "big": -1, "small": -2**31,
+     "ratio": 1e300, "single": -0.25, "flag": False, "seen_at": _T(2025, 1, 2, 3, 4, 5, 123456),
+     "seen_unix": 0, "tags": [], "counts": [], "scores": [], "flags": [], "stamps": [],
+     "props": {}, "changed_at": _T(2025, 1, 1)},  # same marker as u1: ordered by key
+    {"user_id": "u3", **dict.fromkeys(TYPED_FIELDS), "changed_at": _T(2025, 1, 3, 0, 0, 0, 1)},
+    {"user_id": "u4", "label": "", "big": 0, "small": 0, "ratio": 3.0, "single": 0.0,
+     "flag": None, "seen_at": None, "seen_unix": None, "tags": ["x", None], "counts": [None, 3],
+     "scores": [3.0, None], "flags": [None], "stamps": [None, _T(2024, 12, 31, 23, 59, 59)],
+     "props": {"n": [], "m": {}}, "changed_at": _T(2025, 1, 2, 12)},
+]
