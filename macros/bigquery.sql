@@ -35,6 +35,21 @@
   {{ return(modules.datetime.datetime(1970, 1, 1) + modules.datetime.timedelta(microseconds=micros | int)) }}
 {%- endmacro %}
 
+{#- The daily tables: partitioned by event day (the attribute models read day ranges; the
+    pre-hook deletes one run's rows), clustered by key; the attribute tables clustered by key
+    (MERGE on it). -#}
+{% macro bigquery__daily_partition_by() -%}
+  {{ return({'field': 'event_day', 'data_type': 'date', 'granularity': 'day'}) }}
+{%- endmacro %}
+
+{% macro bigquery__daily_cluster_by() -%}
+  {{ return(['signals_key']) }}
+{%- endmacro %}
+
+{% macro bigquery__attributes_cluster_by(key_name) -%}
+  {{ return([key_name]) }}
+{%- endmacro %}
+
 {% macro bigquery__union_distinct() -%}
   union distinct
 {%- endmacro %}
@@ -61,9 +76,16 @@
 
 {#- ------------------------------------------------------------------ values -#}
 
-{#- JSON or STRING (JSON text) columns; the path's keys are double-quoted as JSONPath allows. -#}
+{#- JSON or STRING (JSON text) columns; the path's keys are double-quoted as JSONPath allows.
+    The path as written, then (when it differs) with its keys in snake_case: the field names
+    of the BigQuery loader's RECORD columns (read as JSON, see "the loader's layout"). -#}
 {% macro bigquery__json_text(column, path) -%}
+  {%- set snake_path = signals_batch.bigquery_snake_case_path(path) -%}
+  {%- if snake_path == path -%}
   JSON_VALUE({{ column }}, '{{ path }}')
+  {%- else -%}
+  COALESCE(JSON_VALUE({{ column }}, '{{ path }}'), JSON_VALUE({{ column }}, '{{ snake_path }}'))
+  {%- endif -%}
 {%- endmacro %}
 
 {% macro bigquery__to_number(expr) -%}
@@ -217,4 +239,126 @@
 {% macro bigquery__timestamp_literal(value) -%}
   {%- set delta = value.replace(tzinfo=none) - modules.datetime.datetime(1970, 1, 1) -%}
   TIMESTAMP_MICROS({{ (delta.days * 86400 + delta.seconds) * 1000000 + delta.microseconds }})
+{%- endmacro %}
+
+
+{#- ------------------------------------------------------------------ the loader's layout -#}
+{#- Snowplow's BigQuery loader (1.x, and 2.x in its legacy column mode) writes one column per
+    FULL schema version: `contexts_com_acme_product_1_0_0`, `contexts_com_acme_product_1_1_0`
+    (REPEATED RECORD), `unstruct_event_com_acme_purchase_1_0_2` (RECORD); an event fills at
+    most one version's column, the others are NULL (RECORD) or empty arrays (REPEATED). Loader
+    2.x writes one RECORD column per MAJOR version (`contexts_com_acme_product_1`). The models
+    read a context / unstruct column by its major-version name as JSON: events_this_run (and a
+    new group's history) select it as the COALESCE of every column of that major found in the
+    table when the model RUNS (adapter.get_columns_in_relation), newest first, so a new minor
+    version needs no regeneration. Field names in RECORDs are snake_case (json_text below). -#}
+
+{#- Whether `column` is a context / self-describing event column named by its major version. -#}
+{% macro bigquery_is_schema_column(column) -%}
+  {{ return(modules.re.match('^(contexts|unstruct_event)_[a-z0-9_]+_[0-9]+$', column | lower) is not none) }}
+{%- endmacro %}
+
+{#- The names among `names` that are full versions `<column>_<minor>_<patch>` of the major
+    version column `column`, newest first. -#}
+{% macro bigquery_version_columns(column, names) -%}
+  {%- set pattern = '^' ~ modules.re.escape(column | lower) ~ '_([0-9]+)_([0-9]+)$' -%}
+  {%- set found = [] -%}
+  {%- for name in names -%}
+    {%- set match = modules.re.match(pattern, name | lower) -%}
+    {%- if match is not none -%}
+      {%- do found.append([match.group(1) | int, match.group(2) | int, name]) -%}
+    {%- endif -%}
+  {%- endfor -%}
+  {%- set newest_first = [] -%}
+  {%- for version in found | sort(reverse=true) -%}
+    {%- do newest_first.append(version[2]) -%}
+  {%- endfor -%}
+  {{ return(newest_first) }}
+{%- endmacro %}
+
+{#- One column of the events table as JSON, NULL when the event has nothing in it. -#}
+{% macro bigquery_column_json(column, coalesced) -%}
+  {%- if column.mode | upper == 'REPEATED' -%}
+    {{ return('CASE WHEN ARRAY_LENGTH(' ~ column.name ~ ') > 0 THEN TO_JSON(' ~ column.name ~ ') END') }}
+  {%- elif column.dtype | upper in ('RECORD', 'STRUCT') -%}
+    {{ return('CASE WHEN ' ~ column.name ~ ' IS NOT NULL THEN TO_JSON(' ~ column.name ~ ') END') }}
+  {%- elif coalesced and column.dtype | upper == 'STRING' -%}
+    {{ return('SAFE.PARSE_JSON(' ~ column.name ~ ')') }}
+  {%- else -%}
+    {{ return(column.name) }}
+  {%- endif -%}
+{%- endmacro %}
+
+{#- The SQL reading the major version column `column` from the table's columns (`by_name`:
+    lower-case name -> column): the column itself when it exists as JSON / STRING (nothing
+    else to read), else the COALESCE of it (a loader 2.x RECORD) and of every full-version
+    column, newest first. -#}
+{% macro bigquery_schema_column_sql(column, by_name) -%}
+  {%- set parts = [] -%}
+  {%- if column | lower in by_name -%}{%- do parts.append(by_name[column | lower]) -%}{%- endif -%}
+  {%- for name in signals_batch.bigquery_version_columns(column, by_name.keys()) -%}
+    {%- do parts.append(by_name[name | lower]) -%}
+  {%- endfor -%}
+  {%- if not parts -%}{{ return(column) }}{%- endif -%}
+  {%- set sqls = [] -%}
+  {%- for part in parts -%}
+    {%- do sqls.append(signals_batch.bigquery_column_json(part, parts | length > 1)) -%}
+  {%- endfor -%}
+  {%- if sqls | length == 1 -%}{{ return(sqls[0]) }}{%- endif -%}
+  {{ return('COALESCE(' ~ sqls | join(', ') ~ ')') }}
+{%- endmacro %}
+
+{% macro bigquery__source_columns(relation, columns) -%}
+  {%- if not execute -%}{{ return(columns) }}{%- endif -%}
+  {%- set needs_lookup = [] -%}
+  {%- for column in columns -%}
+    {%- if signals_batch.bigquery_is_schema_column(column) -%}{%- do needs_lookup.append(column) -%}{%- endif -%}
+  {%- endfor -%}
+  {%- if not needs_lookup -%}{{ return(columns) }}{%- endif -%}
+  {%- set by_name = {} -%}
+  {%- for found in adapter.get_columns_in_relation(relation) -%}
+    {%- do by_name.update({found.name | lower: found}) -%}
+  {%- endfor -%}
+  {%- set result = [] -%}
+  {%- for column in columns -%}
+    {%- set sql = signals_batch.bigquery_schema_column_sql(column, by_name) if column in needs_lookup else column -%}
+    {%- do result.append(column if sql | lower == column | lower else sql ~ ' as ' ~ column) -%}
+  {%- endfor -%}
+  {{ return(result) }}
+{%- endmacro %}
+
+{#- check_source: a major version column is there when the table has it or any of its full
+    versions. -#}
+{% macro bigquery__source_column_present(column, present) -%}
+  {%- if column | lower in present -%}{{ return(true) }}{%- endif -%}
+  {{ return(signals_batch.bigquery_is_schema_column(column)
+            and signals_batch.bigquery_version_columns(column, present) | length > 0) }}
+{%- endmacro %}
+
+{% macro bigquery__missing_column_text(column) -%}
+  {%- if signals_batch.bigquery_is_schema_column(column) -%}
+    {{ return(column ~ " (nor any " ~ column ~ "_<minor>_<patch> column of Snowplow's BigQuery loader)") }}
+  {%- endif -%}
+  {{ return(column) }}
+{%- endmacro %}
+
+{#- A property path's keys as the loader names RECORD fields: Snowplow's snake_case of the
+    schema's field names (`targetUrl` -> `target_url`, `pageURLPath` -> `page_url_path`,
+    `a-b` -> `a_b`): `_` between an upper-case run and an upper-case letter followed by a
+    lower-case one, `_` between a lower-case letter or digit and an upper-case letter, `-` ->
+    `_`, then lower case. -#}
+{% macro bigquery_snake_case(key) -%}
+  {%- set key = modules.re.sub('([A-Z]+)([A-Z][a-z])', '\\1_\\2', key) -%}
+  {%- set key = modules.re.sub('([a-z0-9])([A-Z])', '\\1_\\2', key) -%}
+  {{ return(key | replace('-', '_') | lower) }}
+{%- endmacro %}
+
+{#- A path `$[0]."targetUrl"[1]."x"` with every quoted key in snake_case. -#}
+{% macro bigquery_snake_case_path(path) -%}
+  {%- set pieces = path.split('"') -%}
+  {%- set result = [] -%}
+  {%- for piece in pieces -%}
+    {%- do result.append(signals_batch.bigquery_snake_case(piece) if loop.index0 is odd else piece) -%}
+  {%- endfor -%}
+  {{ return(result | join('"')) }}
 {%- endmacro %}

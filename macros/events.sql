@@ -46,6 +46,18 @@ where {{ signals_batch.load_window(after, through) }}
 {%- endmacro %}
 
 
+{#- The select list of the events table's columns: each column as it is, or (BigQuery) an
+    expression named like the column (a context / unstruct column read from the loader's
+    per-version columns). -#}
+{% macro source_columns(relation, columns) -%}
+  {{ return(adapter.dispatch('source_columns', 'signals_batch')(relation, columns)) }}
+{%- endmacro %}
+
+{% macro default__source_columns(relation, columns) -%}
+  {{ return(columns) }}
+{%- endmacro %}
+
+
 {#- The rows a run reads: with an event_id and a load time, loaded after / through. -#}
 {% macro load_window(after, through) -%}
 event_id is not null and load_tstamp is not null
@@ -70,7 +82,7 @@ CAST(load_tstamp AS {{ signals_batch.sql_type('timestamp') }}) as load_tstamp,
 {% macro default__deduplicated_events(relation, columns, after, through) -%}
   {%- set passthrough = columns | reject('in', ['derived_tstamp', 'load_tstamp', 'collector_tstamp']) | list -%}
 with candidates as (
-    select {{ columns | join(', ') }}
+    select {{ signals_batch.source_columns(relation, columns) | join(', ') }}
     from {{ relation }}
     where {{ signals_batch.load_window(after, through) }}
 ),

@@ -51,3 +51,38 @@
 {% macro default__value_changed(new, old) -%}
   {{ new }} is distinct from {{ old }}
 {%- endmacro %}
+
+
+{#- Partitioning / clustering of the generated tables: dbt's `partition_by` / `cluster_by`
+    configs, a warehouse's defaults unless the project sets the var (dbt_project.yml `vars:`;
+    `none` / `[]` turns one off). Daily tables: `signals_daily_partition_by`,
+    `signals_daily_cluster_by`; attribute tables: `signals_attributes_cluster_by`. -#}
+{% macro daily_partition_by() -%}
+  {{ return(var('signals_daily_partition_by', adapter.dispatch('daily_partition_by', 'signals_batch')())) }}
+{%- endmacro %}
+
+{% macro default__daily_partition_by() -%}
+  {{ return(none) }}
+{%- endmacro %}
+
+{% macro daily_cluster_by() -%}
+  {{ return(var('signals_daily_cluster_by', adapter.dispatch('daily_cluster_by', 'signals_batch')())) }}
+{%- endmacro %}
+
+{% macro default__daily_cluster_by() -%}
+  {{ return(none) }}
+{%- endmacro %}
+
+{#- Snowflake: the daily tables are read by event day ranges; micro-partitions follow it. -#}
+{% macro snowflake__daily_cluster_by() -%}
+  {{ return(['event_day']) }}
+{%- endmacro %}
+
+{#- key_name: the attribute table's key column (the definition's name). -#}
+{% macro attributes_cluster_by(key_name) -%}
+  {{ return(var('signals_attributes_cluster_by', adapter.dispatch('attributes_cluster_by', 'signals_batch')(key_name))) }}
+{%- endmacro %}
+
+{% macro default__attributes_cluster_by(key_name) -%}
+  {{ return(none) }}
+{%- endmacro %}

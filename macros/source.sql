@@ -15,8 +15,8 @@
   {%- set present = adapter.get_columns_in_relation(found) | map(attribute='name') | map('lower') | list -%}
   {%- set missing = [] -%}
   {%- for column, users in required_columns.items() -%}
-    {%- if column | lower not in present -%}
-      {%- do missing.append(column ~ " (used by " ~ users | join(", ") ~ ")") -%}
+    {%- if not signals_batch.source_column_present(column, present) -%}
+      {%- do missing.append(signals_batch.missing_column_text(column) ~ " (used by " ~ users | join(", ") ~ ")") -%}
     {%- endif -%}
   {%- endfor -%}
   {%- if missing -%}
@@ -26,4 +26,25 @@
         ~ "have been loaded") }}
   {%- endif -%}
   {{ return('') }}
+{%- endmacro %}
+
+
+{#- Whether the events table has what the models read as `column` (`present`: its column
+    names, lower case). BigQuery: in bigquery.sql. -#}
+{% macro source_column_present(column, present) -%}
+  {{ return(adapter.dispatch('source_column_present', 'signals_batch')(column, present)) }}
+{%- endmacro %}
+
+{% macro default__source_column_present(column, present) -%}
+  {{ return(column | lower in present) }}
+{%- endmacro %}
+
+
+{#- How a missing column is named in check_source's error. -#}
+{% macro missing_column_text(column) -%}
+  {{ return(adapter.dispatch('missing_column_text', 'signals_batch')(column)) }}
+{%- endmacro %}
+
+{% macro default__missing_column_text(column) -%}
+  {{ return(column) }}
 {%- endmacro %}

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 import yaml
 from engine import differences
-from engine_groups import NETWORK_GROUP, USER_ID_GROUP
+from engine_groups import NETWORK_GROUP, USER_ID_GROUP, _attr, _group
 from oracle import compute
 from warehouse_cases import DAYS, GROUPS, START, TYPED, TYPED_FIELDS, TYPED_ROWS, case_events
 
@@ -544,3 +544,228 @@ def test_a_profile_is_the_same_json_from_duckdb_and_from_bigquery(emulator, tmp_
     finally:
         for store in stores:
             store.close()
+
+
+# --------------------------------------------------------------------------- the loader's layout
+# Snowplow's BigQuery loader writes one column per FULL schema version: REPEATED RECORD for
+# contexts, RECORD for self-describing events, field names in snake_case. The models read all
+# minor versions of a major together, finding the columns when they run.
+
+PRODUCT = {"type": "entity", "vendor": "com.acme", "name": "product", "major_version": 1}
+PURCHASE = {"type": "event", "vendor": "com.acme", "name": "purchase", "major_version": 1}
+VIEW_EVENT = {"vendor": "com.acme", "name": "product_view"}
+PURCHASE_EVENT = {"vendor": "com.acme", "name": "purchase", "version": "1-0-0"}
+LAYOUT_GROUP = _group("loader_layout", "domain_userid", [
+    _attr("views", "int64", "counter", events=[VIEW_EVENT]),
+    _attr("skus", "string_list", "unique_list", {**PRODUCT, "path": "sku"}, events=[VIEW_EVENT]),
+    _attr("last_target", "string", "last", {**PRODUCT, "path": "targetUrl"},
+          events=[VIEW_EVENT]),
+    _attr("price_sum", "double", "sum", {**PRODUCT, "path": "unitPrice"}, events=[VIEW_EVENT]),
+    _attr("colours", "string_list", "unique_list", {**PRODUCT, "path": "colour"},
+          events=[VIEW_EVENT]),
+    _attr("sizes", "string_list", "unique_list", {**PRODUCT, "path": "sizeCode"},
+          events=[VIEW_EVENT]),
+    _attr("purchases", "int64", "counter", events=[PURCHASE_EVENT]),
+    _attr("revenue", "double", "sum", {**PURCHASE, "path": "orderTotal"},
+          events=[PURCHASE_EVENT]),
+    _attr("first_item", "string", "first", {**PURCHASE, "path": "items[0].itemSKU"},
+          events=[PURCHASE_EVENT]),
+    _attr("big_purchases", "int64", "counter", events=[PURCHASE_EVENT],
+          criteria={"all": [{"property": {**PURCHASE, "path": "orderTotal"},
+                             "operator": ">", "value": 50}]}),
+])
+
+# column -> (SQL type of the RECORD, its fields as (JSON key, RECORD field, SQL type))
+PRODUCT_FIELDS = [("sku", "sku", "STRING"), ("unitPrice", "unit_price", "FLOAT64"),
+                  ("targetUrl", "target_url", "STRING")]
+LAYOUT_COLUMNS = {
+    "contexts_com_acme_product_1_0_0": PRODUCT_FIELDS,
+    "contexts_com_acme_product_1_1_0": [*PRODUCT_FIELDS, ("colour", "colour", "STRING")],
+    "unstruct_event_com_acme_purchase_1_0_2": [("orderTotal", "order_total", "FLOAT64"),
+                                               ("items", "items", "ITEMS")],
+}
+NEW_MINOR = ("contexts_com_acme_product_1_2_0",
+             [*PRODUCT_FIELDS, ("colour", "colour", "STRING"), ("sizeCode", "size_code", "STRING")])
+ITEMS_TYPE = "ARRAY<STRUCT<item_sku STRING>>"
+
+
+def _record_type(fields) -> str:
+    return "STRUCT<" + ", ".join(
+        f"{field} {ITEMS_TYPE if sql == 'ITEMS' else sql}" for _, field, sql in fields) + ">"
+
+
+def _column_type(column: str, fields) -> str:
+    record = _record_type(fields)
+    return f"ARRAY<{record}>" if column.startswith("contexts_") else record
+
+
+def _record_literal(value: dict, fields) -> str:
+    from bigquery_engine import string_literal
+
+    parts = []
+    for key, field, sql in fields:
+        item = value.get(key)
+        if sql == "ITEMS":
+            text = ("[" + ", ".join(f"STRUCT({string_literal(i['itemSKU'])} AS item_sku)"
+                                    for i in item) + "]") if item else f"CAST([] AS {ITEMS_TYPE})"
+        elif item is None:
+            text = f"CAST(NULL AS {sql})"
+        else:
+            text = repr(float(item)) if sql == "FLOAT64" else string_literal(str(item))
+        parts.append(f"{text} AS {field}")
+    return "STRUCT(" + ", ".join(parts) + ")"
+
+
+def _micros(value: dt.datetime) -> str:
+    return f"TIMESTAMP_MICROS({(value - dt.datetime(1970, 1, 1)) // dt.timedelta(microseconds=1)})"
+
+
+def _layout_events(first_day: dt.date, versions: list[str], count: int, seed: int) -> list[dict]:
+    """Product views (the product context in one of `versions` of the schema, in camelCase as
+    the tracker sends it: the oracle reads these rows) and purchases (1-0-2)."""
+    import random
+
+    rng = random.Random(seed)
+    rows = []
+    for n in range(count):
+        day = first_day + dt.timedelta(days=rng.randrange(3))
+        tstamp = dt.datetime.combine(day, dt.time(rng.randrange(24), rng.randrange(60)))
+        user = f"layout-user-{rng.randrange(6)}"
+        row = {"event_id": f"layout-{seed}-{n}", "domain_userid": user,
+               "event_vendor": "com.acme", "collector_tstamp": tstamp, "derived_tstamp": tstamp,
+               "load_tstamp": tstamp + dt.timedelta(minutes=5)}
+        if rng.random() < 0.7:
+            version = rng.choice(versions)
+            product = {"sku": f"sku-{rng.randrange(5)}", "unitPrice": rng.choice([5, 12.5, 99.99]),
+                       "targetUrl": f"https://shop.acme.com/p/{n}"}
+            if version >= "1-1-0":
+                product["colour"] = rng.choice(["red", "blue"])
+            if version >= "1-2-0":
+                product["sizeCode"] = rng.choice(["S", "XL"])
+            row.update(event_name="product_view", event_version="1-0-0",
+                       contexts_com_acme_product_1=[product], product_version=version)
+        else:
+            purchase = {"orderTotal": rng.choice([20.0, 75.5, 130.25]),
+                        "items": [{"itemSKU": f"sku-{rng.randrange(5)}"}]}
+            row.update(event_name="purchase", event_version="1-0-2",
+                       unstruct_event_com_acme_purchase_1=purchase)
+        rows.append(row)
+    return rows
+
+
+LAYOUT_BASE = [("event_id", "STRING"), ("domain_userid", "STRING"), ("event_vendor", "STRING"),
+               ("event_name", "STRING"), ("event_version", "STRING"),
+               ("collector_tstamp", "TIMESTAMP"), ("derived_tstamp", "TIMESTAMP"),
+               ("load_tstamp", "TIMESTAMP")]
+
+
+def _insert_layout_events(project, rows: list[dict], columns: dict) -> None:
+    """INSERT VALUES in the loader's layout: the event's version column filled, the other
+    context columns empty arrays (as the loader leaves them), the unstruct NULL."""
+    from bigquery_engine import string_literal
+
+    names = [name for name, _ in LAYOUT_BASE] + list(columns)
+    values = []
+    for row in rows:
+        items = []
+        for name, sql in LAYOUT_BASE:
+            value = row[name]
+            items.append(_micros(value) if sql == "TIMESTAMP" else string_literal(value))
+        for column, fields in columns.items():
+            if column.startswith("contexts_"):
+                version = column.rsplit("_", 3)[-3:]
+                if row.get("product_version") == "-".join(version):
+                    items.append("[" + _record_literal(row["contexts_com_acme_product_1"][0],
+                                                       fields) + "]")
+                else:
+                    items.append(f"CAST([] AS {_column_type(column, fields)})")
+            elif row.get("unstruct_event_com_acme_purchase_1"):
+                items.append(_record_literal(row["unstruct_event_com_acme_purchase_1"], fields))
+            else:
+                items.append(f"CAST(NULL AS {_column_type(column, fields)})")
+        values.append("(" + ", ".join(items) + ")")
+    project.execute(f"INSERT INTO `{project.events_table}` ({', '.join(names)}) VALUES "
+                    + ", ".join(values))
+    project.loaded.extend(rows)
+
+
+def _add_column(project, column: str, fields) -> None:
+    """A new minor version's column, as the loader adds it. The emulator keeps a table's
+    storage and its schema metadata apart: ALTER TABLE changes the first, tables.patch the
+    second (real BigQuery does both with either)."""
+    from google.cloud import bigquery
+
+    project.execute(f"ALTER TABLE `{project.events_table}` ADD COLUMN {column} "
+                    f"{_column_type(column, fields)}")
+    table = project.client.get_table(project.events_table)
+    if column not in {f.name for f in table.schema}:
+        sub = [bigquery.SchemaField(field, "FLOAT" if sql == "FLOAT64" else sql)
+               for _, field, sql in fields]
+        table.schema = [*table.schema, bigquery.SchemaField(column, "RECORD", mode="REPEATED",
+                                                            fields=sub)]
+        project.client.update_table(table, ["schema"])
+
+
+@pytest.fixture(scope="module")
+def layout_project(emulator, tmp_path_factory):
+    project = _new_project(tmp_path_factory.mktemp("bq_layout"), emulator,
+                           groups=[LAYOUT_GROUP], start_date=START)
+    columns = ", ".join(f"{name} {sql}" for name, sql in LAYOUT_BASE) + ", " + ", ".join(
+        f"{column} {_column_type(column, fields)}" for column, fields in LAYOUT_COLUMNS.items())
+    project.execute(f"DROP TABLE `{project.events_table}`",
+                    f"CREATE TABLE `{project.events_table}` ({columns})")
+    return project
+
+
+def test_the_loader_layout_two_minor_versions_then_a_third_without_regenerating(layout_project):
+    project = layout_project
+    first = _layout_events(START, ["1-0-0", "1-1-0"], 60, seed=1)
+    assert {r.get("product_version") for r in first} >= {"1-0-0", "1-1-0"}
+    _insert_layout_events(project, first, LAYOUT_COLUMNS)
+    as_of = START + dt.timedelta(days=4)
+    project.run(as_of=as_of)
+    _assert_matches_oracle(project, as_of)
+    row = next(iter(project.tables()["loader_layout_v1_attributes"].values()))
+    assert row["views"] and row["skus"] and row["last_target"], row  # not trivially NULL
+    tables = project.tables()["loader_layout_v1_attributes"]
+    assert any(r["colours"] for r in tables.values())  # only in 1-1-0
+    assert any(r["first_item"] for r in tables.values())  # items[0].itemSKU -> item_sku
+    assert any(r["big_purchases"] for r in tables.values())  # a criterion on a RECORD field
+    models = sorted((project.path / "models" / "signals_batch").glob("*.sql"))
+    generated = {p.name: p.read_text() for p in models}
+
+    # a new minor version: a new column, new events in it, no regeneration of the models
+    column, fields = NEW_MINOR
+    _add_column(project, column, fields)
+    later = _layout_events(START + dt.timedelta(days=3), ["1-2-0"], 30, seed=2)
+    _insert_layout_events(project, later, {**LAYOUT_COLUMNS, column: fields})
+    as_of = START + dt.timedelta(days=7)
+    signals = project.project
+    result = signals.dbt(["run"], vars=signals.dbt_vars(), as_of=as_of)  # dbt only
+    assert result.success, result
+    assert {p.name: p.read_text() for p in models} == generated
+    _assert_matches_oracle(project, as_of)
+    tables = project.tables()["loader_layout_v1_attributes"]
+    assert any(r["sizes"] for r in tables.values())  # only in 1-2-0
+
+
+def test_a_missing_context_names_the_loader_columns(emulator, tmp_path):
+    """check_source: a major version column is there when any of its full versions is; the
+    error names the one that is not."""
+    basket = {"type": "entity", "vendor": "com.acme", "name": "basket", "major_version": 2,
+              "path": "id"}
+    group = _group("missing", "domain_userid", [
+        _attr("sku", "string", "last", {**PRODUCT, "path": "sku"}),
+        _attr("basket", "string", "last", basket)])
+    project = _new_project(tmp_path / "missing", emulator, groups=[group], start_date=START)
+    column, fields = "contexts_com_acme_product_1_0_0", PRODUCT_FIELDS
+    columns = ", ".join(f"{name} {sql}" for name, sql in LAYOUT_BASE)
+    project.execute(f"DROP TABLE `{project.events_table}`",
+                    f"CREATE TABLE `{project.events_table}` ({columns}, "
+                    f"{column} {_column_type(column, fields)})")
+    with pytest.raises(Exception) as failure:
+        project.run(as_of=START + dt.timedelta(days=4))
+    message = str(failure.value)
+    assert "has no column contexts_com_acme_basket_2 (nor any contexts_com_acme_basket_2_" in (
+        message), message
+    assert "contexts_com_acme_product_1" not in message, message
