@@ -8,7 +8,10 @@ equal to the oracle after every run and to a final full refresh, and a rerun tha
 `updated_at`. Every compiled model also parses as BigQuery SQL (sqlglot).
 
 Events are in a BigQuery table with JSON columns for the contexts and unstruct events. One
-emulator process serves the whole session; each project has its own datasets.
+emulator process serves the whole session; each project has its own datasets. The layout of
+Snowplow's BigQuery loader (one REPEATED RECORD / RECORD column per full schema version, two
+minor versions of one context, then a third added without regenerating the models) has its
+own section ("the loader's layout").
 
 Sync from BigQuery (the last sections): the BigQuery reader behind `sync` / `status` / the
 run summary, into the local store, incremental, `--full`, an external batch group, and the
@@ -706,6 +709,27 @@ def _add_column(project, column: str, fields) -> None:
         project.client.update_table(table, ["schema"])
 
 
+def _assert_partitioned_and_clustered(project, ident: str) -> None:
+    """The daily table is partitioned by event_day and clustered by signals_key, the attribute
+    table clustered by its key: dbt's configs (manifest), and the daily table's partitioning as
+    the emulator reports it (it does not report clustering)."""
+    from bigquery_engine import GCP_PROJECT
+
+    manifest = json.loads((project.path / "target" / "manifest.json").read_text())
+    configs = {node["name"]: node["config"] for node in manifest["nodes"].values()
+               if node["resource_type"] == "model"}
+    daily, attributes = configs[f"{ident}_daily"], configs[f"{ident}_attributes"]
+    assert daily["partition_by"] == {"field": "event_day", "data_type": "date",
+                                     "granularity": "day"}, daily["partition_by"]
+    assert daily["cluster_by"] == ["signals_key"]
+    assert attributes["cluster_by"] == ["domain_userid"]
+    assert attributes.get("partition_by") is None
+    table = project.client.get_table(f"{GCP_PROJECT}.{project.dataset}.{ident}_daily")
+    assert table.time_partitioning is not None
+    assert table.time_partitioning.field == "event_day"
+    assert table.time_partitioning.type_ == "DAY"
+
+
 @pytest.fixture(scope="module")
 def layout_project(emulator, tmp_path_factory):
     project = _new_project(tmp_path_factory.mktemp("bq_layout"), emulator,
@@ -731,6 +755,7 @@ def test_the_loader_layout_two_minor_versions_then_a_third_without_regenerating(
     assert any(r["colours"] for r in tables.values())  # only in 1-1-0
     assert any(r["first_item"] for r in tables.values())  # items[0].itemSKU -> item_sku
     assert any(r["big_purchases"] for r in tables.values())  # a criterion on a RECORD field
+    _assert_partitioned_and_clustered(project, "loader_layout_v1")
     models = sorted((project.path / "models" / "signals_batch").glob("*.sql"))
     generated = {p.name: p.read_text() for p in models}
 
@@ -747,6 +772,24 @@ def test_the_loader_layout_two_minor_versions_then_a_third_without_regenerating(
     _assert_matches_oracle(project, as_of)
     tables = project.tables()["loader_layout_v1_attributes"]
     assert any(r["sizes"] for r in tables.values())  # only in 1-2-0
+    _assert_parses_as_bigquery(project.path / "target" / "compiled")
+
+
+def _assert_parses_as_bigquery(compiled: Path) -> None:
+    """The models reading the loader's columns parse as BigQuery SQL (sqlglot), with every
+    function one sqlglot knows as BigQuery's."""
+    import sqlglot
+    from sqlglot import exp
+
+    paths = sorted(compiled.rglob("*.sql"))
+    events = next(p for p in paths if p.name == "signals_batch_events_this_run.sql").read_text()
+    for version in ("1_0_0", "1_1_0", "1_2_0"):
+        assert f"TO_JSON(contexts_com_acme_product_{version})" in events, version
+    for path in paths:
+        statements = [s for s in sqlglot.parse(path.read_text(), read="bigquery") if s]
+        assert len(statements) == 1, path.name
+        unknown = {f.name for f in statements[0].find_all(exp.Anonymous)}
+        assert not unknown, (path.name, unknown)
 
 
 def test_a_missing_context_names_the_loader_columns(emulator, tmp_path):
