@@ -55,10 +55,12 @@
 
 {#- Partitioning / clustering of the generated tables: dbt's `partition_by` / `cluster_by`
     configs, a warehouse's defaults unless the project sets the var (dbt_project.yml `vars:`;
-    `none` / `[]` turns one off). Daily tables: `signals_daily_partition_by`,
-    `signals_daily_cluster_by`; attribute tables: `signals_attributes_cluster_by`. -#}
+    `none` or `[]` turns one off, as none: dbt-bigquery would write an empty `cluster by` for
+    `[]`). Daily tables: `signals_daily_partition_by`, `signals_daily_cluster_by`; attribute
+    tables: `signals_attributes_cluster_by`. -#}
 {% macro daily_partition_by() -%}
-  {{ return(var('signals_daily_partition_by', adapter.dispatch('daily_partition_by', 'signals_batch')())) }}
+  {%- set value = var('signals_daily_partition_by', adapter.dispatch('daily_partition_by', 'signals_batch')()) -%}
+  {{ return(value if value else none) }}
 {%- endmacro %}
 
 {% macro default__daily_partition_by() -%}
@@ -66,7 +68,8 @@
 {%- endmacro %}
 
 {% macro daily_cluster_by() -%}
-  {{ return(var('signals_daily_cluster_by', adapter.dispatch('daily_cluster_by', 'signals_batch')())) }}
+  {%- set value = var('signals_daily_cluster_by', adapter.dispatch('daily_cluster_by', 'signals_batch')()) -%}
+  {{ return(value if value else none) }}
 {%- endmacro %}
 
 {% macro default__daily_cluster_by() -%}
@@ -80,7 +83,8 @@
 
 {#- key_name: the attribute table's key column (the definition's name). -#}
 {% macro attributes_cluster_by(key_name) -%}
-  {{ return(var('signals_attributes_cluster_by', adapter.dispatch('attributes_cluster_by', 'signals_batch')(key_name))) }}
+  {%- set value = var('signals_attributes_cluster_by', adapter.dispatch('attributes_cluster_by', 'signals_batch')(key_name)) -%}
+  {{ return(value if value else none) }}
 {%- endmacro %}
 
 {% macro default__attributes_cluster_by(key_name) -%}

@@ -812,3 +812,23 @@ def test_a_missing_context_names_the_loader_columns(emulator, tmp_path):
     assert "has no column contexts_com_acme_basket_2 (nor any contexts_com_acme_basket_2_" in (
         message), message
     assert "contexts_com_acme_product_1" not in message, message
+
+
+def test_partitioning_and_clustering_are_changed_with_vars(emulator, tmp_path):
+    """dbt_project.yml vars replace the defaults (the models' config reads them)."""
+    project = _new_project(tmp_path / "vars", emulator, groups=[LAYOUT_GROUP], start_date=START)
+    settings = project.path / "dbt_project.yml"
+    settings.write_text(settings.read_text() + yaml.safe_dump({"vars": {
+        "signals_daily_partition_by": {"field": "event_day", "data_type": "date",
+                                       "granularity": "month"},
+        "signals_daily_cluster_by": [],
+        "signals_attributes_cluster_by": None}}))
+    project.project.generate()
+    assert project.dbt(["parse"]).success
+    manifest = json.loads((project.path / "target" / "manifest.json").read_text())
+    configs = {node["name"]: node["config"] for node in manifest["nodes"].values()
+               if node["resource_type"] == "model"}
+    daily, attributes = configs["loader_layout_v1_daily"], configs["loader_layout_v1_attributes"]
+    assert daily["partition_by"]["granularity"] == "month"
+    assert daily["cluster_by"] is None  # [] is no clustering (not an empty `cluster by`)
+    assert attributes["cluster_by"] is None
