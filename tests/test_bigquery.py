@@ -676,8 +676,8 @@ def _insert_layout_events(project, rows: list[dict], columns: dict) -> None:
             items.append(_micros(value) if sql == "TIMESTAMP" else string_literal(value))
         for column, fields in columns.items():
             if column.startswith("contexts_"):
-                version = column.rsplit("_", 3)[-3:]
-                if row.get("product_version") == "-".join(version):
+                version = column.removeprefix("contexts_com_acme_product_").replace("_", "-")
+                if row.get("product_version") == version:
                     items.append("[" + _record_literal(row["contexts_com_acme_product_1"][0],
                                                        fields) + "]")
                 else:
@@ -832,3 +832,30 @@ def test_partitioning_and_clustering_are_changed_with_vars(emulator, tmp_path):
     assert daily["partition_by"]["granularity"] == "month"
     assert daily["cluster_by"] is None  # [] is no clustering (not an empty `cluster by`)
     assert attributes["cluster_by"] is None
+
+
+def test_a_major_version_record_column_and_full_version_columns_together(emulator, tmp_path):
+    """A table migrated from loader 1.x to 2.x: `contexts_com_acme_product_1` (2.x, REPEATED
+    RECORD) beside `contexts_com_acme_product_1_0_0` (1.x); events in each count."""
+    project = _new_project(tmp_path / "migrated", emulator, groups=[LAYOUT_GROUP],
+                           start_date=START)
+    columns = {"contexts_com_acme_product_1": [*PRODUCT_FIELDS, ("colour", "colour", "STRING")],
+               "contexts_com_acme_product_1_0_0": PRODUCT_FIELDS,
+               "unstruct_event_com_acme_purchase_1_0_2":
+                   LAYOUT_COLUMNS["unstruct_event_com_acme_purchase_1_0_2"]}
+    base = ", ".join(f"{name} {sql}" for name, sql in LAYOUT_BASE)
+    project.execute(f"DROP TABLE `{project.events_table}`",
+                    f"CREATE TABLE `{project.events_table}` ({base}, " + ", ".join(
+                        f"{c} {_column_type(c, f)}" for c, f in columns.items()) + ")")
+    rows = _layout_events(START, ["1-0-0", "1"], 50, seed=3)
+    for row in rows:  # the 2.x column holds every field of the newest 1-x schema
+        if row.get("product_version") == "1":
+            row["contexts_com_acme_product_1"][0]["colour"] = "green"
+    _insert_layout_events(project, rows, columns)
+    as_of = START + dt.timedelta(days=4)
+    project.run(as_of=as_of)
+    _assert_matches_oracle(project, as_of)
+    tables = project.tables()["loader_layout_v1_attributes"]
+    assert any("green" in (r["colours"] or []) for r in tables.values())
+    assert sum(r["views"] for r in tables.values()) == sum(
+        1 for r in rows if r.get("product_version"))
