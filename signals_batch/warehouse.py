@@ -135,7 +135,7 @@ def dbt_target(project_dir: Path, env: Mapping[str, str]) -> DbtTarget:
         target_name, data = contextvars.copy_context().run(render)
     except Exception as error:  # dbt's profile errors: a missing env var, bad Jinja
         raise InvalidInput(
-            f"{path}: {scrub(_one_line(error), secrets)}") from None
+            f"{path}: {scrub(one_line(error), secrets)}") from None
     data = dict(data)
     secrets += tuple(
         str(data[name]) for name in SECRET_FIELDS
@@ -156,15 +156,16 @@ def dbt_target(project_dir: Path, env: Mapping[str, str]) -> DbtTarget:
         cls.validate(values)
         credentials = cls.from_dict(values)
     except Exception as error:
-        message = getattr(error, "message", None) or _one_line(error)
+        message = getattr(error, "message", None) or one_line(error)
         raise InvalidInput(
             f"{path}: target {target_name!r} is not a valid {kind} profile: "
-            f"{scrub(_one_line(message), secrets)}") from None
+            f"{scrub(one_line(message), secrets)}") from None
     return DbtTarget(name=target_name, adapter_type=kind, credentials=credentials,
                      secrets=secrets)
 
 
-def _one_line(error: object) -> str:
+def one_line(error: object) -> str:
+    """An error's text on one line (messages are one line)."""
     return re.sub(r"\s+", " ", str(error)).strip()
 
 

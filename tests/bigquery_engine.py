@@ -23,12 +23,10 @@ import contextlib
 import datetime as dt
 import json
 import math
-import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
@@ -324,17 +322,3 @@ def plain_scalar(value, type_name: str):
     if type_name == "timestamp" and isinstance(value, str):
         return _naive(dt.datetime.fromisoformat(value.replace("Z", "+00:00")))
     return _naive(value)
-
-
-@contextlib.contextmanager
-def environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value

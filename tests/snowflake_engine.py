@@ -17,6 +17,7 @@ import os
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from unittest import mock
 
 import yaml
 
@@ -75,20 +76,6 @@ def _select_expression(name: str, sql_type: str) -> str:
     return f"CAST({text} AS {SNOWFLAKE_TYPES[sql_type]})"
 
 
-@contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 class SnowflakeProject:
     """A project folder initialised for Snowflake, with its emulator databases in `db/`."""
 
@@ -126,7 +113,7 @@ class SnowflakeProject:
         """The fakesnow patch plus the profile's environment, for the duration of a block."""
         import fakesnow
 
-        with _environment(PROFILE_ENV), fakesnow.patch(db_path=self.db_path):
+        with mock.patch.dict(os.environ, PROFILE_ENV), fakesnow.patch(db_path=self.db_path):
             yield
 
     @contextlib.contextmanager

@@ -33,7 +33,19 @@ import yaml
 from engine import differences
 from engine_groups import NETWORK_GROUP, USER_ID_GROUP, _attr, _group
 from oracle import compute
-from warehouse_cases import DAYS, GROUPS, START, TYPED, TYPED_FIELDS, TYPED_ROWS, case_events
+from warehouse_cases import (
+    CRM,
+    DAYS,
+    GROUPS,
+    START,
+    TYPED,
+    TYPED_FIELDS,
+    TYPED_ROWS,
+    assert_store_equals_tables,
+    case_events,
+    group_ident,
+    store_json,
+)
 
 from signals_batch import sample_events
 from signals_batch.scaffold import init_project
@@ -225,47 +237,12 @@ def test_every_compiled_model_parses_as_bigquery_sql(state, request):
 # through the BigQuery reader (signals_batch/sync/bigquery_reader.py).
 
 
-def _ident(group: dict) -> str:
-    return f"{group['name']}_v{group.get('version', 1)}"
-
-
-def _json(value) -> str:
-    return json.dumps(value, sort_keys=True)
-
-
-def assert_store_equals_tables(project) -> None:
-    """Every key of every attribute table is in the store with exactly the table's values
-    (read back by the test's own client code, not the reader)."""
-    from signals_batch.sync.source import _json_ready
-
-    tables = project.rows()
-    store = project.project.open_store()
-    try:
-        for group in project.groups:
-            if group.get("type") == "external_batch":
-                continue
-            ident = _ident(group)
-            types = {a["name"]: a["type"] for a in group["attributes"]}
-            rows = tables[f"{ident}_attributes"]
-            assert rows, ident
-            for key, row in rows.items():
-                stored = store.get(ident, key)
-                assert stored is not None, (ident, key)
-                assert dt.datetime.fromisoformat(stored["updated_at"]) == row["updated_at"]
-                for name, type_name in types.items():
-                    assert _json(stored[name]) == _json(_json_ready(row[name], type_name)), (
-                        ident, key, name)
-            assert store.count(ident) == len(rows), ident
-    finally:
-        store.close()
-
-
 def test_sync_from_bigquery_fills_the_local_store_then_sends_nothing(full_project, capsys):
     from cli_helpers import run_cli
 
     full_project.use_store(type="local", path="store-local.sqlite")
     first = full_project.sync(chunk_size=50)
-    assert sorted(g.group for g in first.groups) == sorted(_ident(g) for g in GROUPS)
+    assert sorted(g.group for g in first.groups) == sorted(group_ident(g) for g in GROUPS)
     assert all(g.rows_read == g.rows_written > 0 for g in first.groups), first.groups
     assert_store_equals_tables(full_project)
     again = full_project.sync()
@@ -277,7 +254,7 @@ def test_sync_from_bigquery_fills_the_local_store_then_sends_nothing(full_projec
     report = {row["group"]: row for row in json.loads(result.out)}
     tables = full_project.rows()
     for group in GROUPS:
-        row, rows = report[_ident(group)], tables[f"{_ident(group)}_attributes"]
+        row, rows = report[group_ident(group)], tables[f"{group_ident(group)}_attributes"]
         assert row["rows"] == len(rows) and row["pending"] == 0, row
         assert row["as_of"] == (START + dt.timedelta(days=9)).isoformat()
         assert row["last_run"] is not None
@@ -285,14 +262,6 @@ def test_sync_from_bigquery_fills_the_local_store_then_sends_nothing(full_projec
         assert dt.datetime.fromisoformat(row["watermark"]) == newest
 
 
-CRM = {
-    "name": "crm", "version": 1, "type": "external_batch", "owner": "crm@example.com",
-    "attribute_key": "user_id",
-    "batch_source": {"name": "crm_customers", "schema": "crm", "table": "customers",
-                     "timestamp_field": "changed_at"},
-    "fields": [{"name": "lifetime_value", "type": "double"},
-               {"name": "segment", "type": "string"}],
-}
 SYNC_GROUPS = [USER_ID_GROUP, NETWORK_GROUP, CRM]
 
 
@@ -542,7 +511,7 @@ def test_a_profile_is_the_same_json_from_duckdb_and_from_bigquery(emulator, tmp_
         for row in TYPED_ROWS:
             read_back = [s.get("typed_v1", row["user_id"]) for s in stores]
             assert read_back[0] is not None, row["user_id"]
-            assert _json(read_back[0]) == _json(read_back[1]), row["user_id"]
+            assert store_json(read_back[0]) == store_json(read_back[1]), row["user_id"]
         assert stores[0].get("typed_v1", "u1")["counts"] == [1, 9007199254740993]
     finally:
         for store in stores:

@@ -34,13 +34,17 @@ from engine import differences
 from engine_groups import NETWORK_GROUP, USER_ID_GROUP
 from oracle import compute
 from warehouse_cases import (
+    CRM,
     DAYS,
     GROUPS,
     START,
     TYPED,
     TYPED_FIELDS,
     TYPED_ROWS,
+    assert_store_equals_tables,
     case_events,
+    group_ident,
+    store_json,
 )
 
 from signals_batch import sample_events
@@ -249,48 +253,12 @@ def test_every_compiled_model_parses_as_snowflake_sql(state, request):
 # through the Snowflake reader (signals_batch/sync/snowflake_reader.py).
 
 
-def _ident(group: dict) -> str:
-    return f"{group['name']}_v{group.get('version', 1)}"
-
-
-def _json(value) -> str:
-    """A value as the store's JSON: an int stays an int, a float a float (1 != 1.0 here)."""
-    return json.dumps(value, sort_keys=True)
-
-
-def assert_store_equals_tables(project, store_type: str | None = None) -> None:
-    """Every key of every attribute table is in the store with exactly the table's values
-    (read back through the connector by the test's own code, not the reader)."""
-    from signals_batch.sync.source import _json_ready
-
-    tables = project.rows()
-    store = project.project.open_store(store_type)
-    try:
-        for group in project.groups:
-            if group.get("type") == "external_batch":
-                continue
-            ident = _ident(group)
-            types = {a["name"]: a["type"] for a in group["attributes"]}
-            rows = tables[f"{ident}_attributes"]
-            assert rows, ident
-            for key, row in rows.items():
-                stored = store.get(ident, key)
-                assert stored is not None, (ident, key)
-                assert dt.datetime.fromisoformat(stored["updated_at"]) == row["updated_at"]
-                for name, type_name in types.items():
-                    assert _json(stored[name]) == _json(_json_ready(row[name], type_name)), (
-                        ident, key, name)
-            assert store.count(ident) == len(rows), ident
-    finally:
-        store.close()
-
-
 def test_sync_from_snowflake_fills_the_local_store_then_sends_nothing(full_project, capsys):
     from cli_helpers import run_cli
 
     full_project.use_store(type="local", path="store-local.sqlite")
     first = full_project.sync(chunk_size=50)
-    assert sorted(g.group for g in first.groups) == sorted(_ident(g) for g in GROUPS)
+    assert sorted(g.group for g in first.groups) == sorted(group_ident(g) for g in GROUPS)
     assert all(g.rows_read == g.rows_written > 0 for g in first.groups), first.groups
     assert_store_equals_tables(full_project)
     again = full_project.sync()
@@ -304,8 +272,8 @@ def test_sync_from_snowflake_fills_the_local_store_then_sends_nothing(full_proje
     tables = full_project.rows()
     synced_groups = {g.group: g for g in first.groups}
     for group in GROUPS:
-        row, rows = report[_ident(group)], tables[f"{_ident(group)}_attributes"]
-        synced = synced_groups[_ident(group)]
+        row, rows = report[group_ident(group)], tables[f"{group_ident(group)}_attributes"]
+        synced = synced_groups[group_ident(group)]
         assert row["rows"] == len(rows) and row["pending"] == 0, row
         assert row["as_of"] == (START + dt.timedelta(days=9)).isoformat()
         assert row["last_run"] is not None
@@ -327,14 +295,6 @@ def test_sync_from_snowflake_into_redis_equals_the_tables(full_project, redis_ur
     assert_store_equals_tables(full_project, "redis")
 
 
-CRM = {
-    "name": "crm", "version": 1, "type": "external_batch", "owner": "crm@example.com",
-    "attribute_key": "user_id",
-    "batch_source": {"name": "crm_customers", "schema": "crm", "table": "customers",
-                     "timestamp_field": "changed_at"},
-    "fields": [{"name": "lifetime_value", "type": "double"},
-               {"name": "segment", "type": "string"}],
-}
 SYNC_GROUPS = [USER_ID_GROUP, NETWORK_GROUP, CRM]
 
 
@@ -589,7 +549,7 @@ def test_a_profile_is_the_same_json_from_duckdb_and_from_snowflake(
         for row in TYPED_ROWS:
             read_back = [s.get("typed_v1", row["user_id"]) for s in stores]
             assert read_back[0] is not None, row["user_id"]
-            assert _json(read_back[0]) == _json(read_back[1]), row["user_id"]
+            assert store_json(read_back[0]) == store_json(read_back[1]), row["user_id"]
         # and what they are (not only the same on both sides): JSON of each declared type
         assert stores[0].get("typed_v1", "u1") == {
             "label": "plain", "big": 9007199254740993, "small": 7, "ratio": 0.1, "single": 1.5,
@@ -599,7 +559,7 @@ def test_a_profile_is_the_same_json_from_duckdb_and_from_snowflake(
             "stamps": ["2025-01-01T10:00:00", "2025-01-01T10:00:00.500000"],
             "props": {"a": 1, "b": [1, 2.5, "x"], "c": {"d": None}, "e": "ü", "f": 1.0},
             "updated_at": "2025-01-01T00:00:00.000000"}
-        assert _json(stores[0].get("typed_v1", "u4")["scores"]) == "[3.0, null]"
+        assert store_json(stores[0].get("typed_v1", "u4")["scores"]) == "[3.0, null]"
     finally:
         for s in stores:
             s.close()

@@ -121,3 +121,52 @@ TYPED_ROWS = [
      "scores": [3.0, None], "flags": [None], "stamps": [None, _T(2024, 12, 31, 23, 59, 59)],
      "props": {"n": [], "m": {}}, "changed_at": _T(2025, 1, 2, 12)},
 ]
+
+
+# --------------------------------------------------------------------------- sync
+
+# An external batch group over a table `crm.customers` each test file creates in its warehouse.
+CRM = {
+    "name": "crm", "version": 1, "type": "external_batch", "owner": "crm@example.com",
+    "attribute_key": "user_id",
+    "batch_source": {"name": "crm_customers", "schema": "crm", "table": "customers",
+                     "timestamp_field": "changed_at"},
+    "fields": [{"name": "lifetime_value", "type": "double"},
+               {"name": "segment", "type": "string"}],
+}
+
+
+def group_ident(group: dict) -> str:
+    return f"{group['name']}_v{group.get('version', 1)}"
+
+
+def store_json(value) -> str:
+    """A value as the store's JSON: an int stays an int, a float a float (1 != 1.0 here)."""
+    return json.dumps(value, sort_keys=True)
+
+
+def assert_store_equals_tables(project, store_type: str | None = None) -> None:
+    """Every key of every attribute table is in the store with exactly the table's values
+    (read back by the test's own client code, not the reader)."""
+    from signals_batch.sync.source import _json_ready
+
+    tables = project.rows()
+    store = project.project.open_store(store_type)
+    try:
+        for group in project.groups:
+            if group.get("type") == "external_batch":
+                continue
+            ident = group_ident(group)
+            types = {a["name"]: a["type"] for a in group["attributes"]}
+            rows = tables[f"{ident}_attributes"]
+            assert rows, ident
+            for key, row in rows.items():
+                stored = store.get(ident, key)
+                assert stored is not None, (ident, key)
+                assert dt.datetime.fromisoformat(stored["updated_at"]) == row["updated_at"]
+                for name, type_name in types.items():
+                    expected = _json_ready(row[name], type_name)
+                    assert store_json(stored[name]) == store_json(expected), (ident, key, name)
+            assert store.count(ident) == len(rows), ident
+    finally:
+        store.close()

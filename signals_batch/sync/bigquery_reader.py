@@ -26,7 +26,6 @@ goes through `source.json_text_ready`, so the store holds the same JSON as from 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +35,7 @@ from signals_batch.errors import InvalidInput
 from signals_batch.stores.base import ProfileRow, Watermark
 from signals_batch.sync.reader import WarehouseReader, WarehouseUnavailable, state_rows
 from signals_batch.sync.source import RowSource, _as_datetime, json_text_ready
-from signals_batch.warehouse import DbtTarget, dbt_target
+from signals_batch.warehouse import DbtTarget, dbt_target, one_line
 
 #: seconds a request (with the client's retries) may take before the reader gives up
 REQUEST_DEADLINE = 60.0
@@ -50,10 +49,6 @@ _MARKER_TYPES = {
 
 def _quote(name: str) -> str:
     return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
-
-
-def _one_line(text: object) -> str:
-    return re.sub(r"\s+", " ", str(text)).strip()
 
 
 def _naive_utc(value: Any) -> Any:
@@ -99,7 +94,7 @@ class BigQueryReader(WarehouseReader):
             raise WarehouseUnavailable(
                 f"BigQuery project {creds.execution_project!r} (profiles.yml target "
                 f"{target.name!r}, method {creds.method}): no usable credentials: "
-                f"{target.scrub(_one_line(error))}") from None
+                f"{target.scrub(one_line(error))}") from None
         return bigquery.Client(
             project=creds.execution_project,
             credentials=google_credentials,
@@ -129,7 +124,7 @@ class BigQueryReader(WarehouseReader):
         creds = self.target.credentials
         where = (f"BigQuery project {creds.database!r} (profiles.yml target "
                  f"{self.target.name!r}, method {creds.method})")
-        text = self.target.scrub(_one_line(getattr(error, "message", None) or error))
+        text = self.target.scrub(one_line(getattr(error, "message", None) or error))
         if isinstance(error, exceptions.Unauthorized | exceptions.Forbidden) or (
                 type(error).__name__ in ("RefreshError", "DefaultCredentialsError")):
             return WarehouseUnavailable(
@@ -155,7 +150,7 @@ class BigQueryReader(WarehouseReader):
         except exceptions.BadRequest as error:
             raise InvalidInput(
                 f"{self.description}: a query failed: "
-                f"{self.target.scrub(_one_line(getattr(error, 'message', None) or error))}"
+                f"{self.target.scrub(one_line(getattr(error, 'message', None) or error))}"
             ) from None
         except Exception as error:
             raise self._failure(error) from None

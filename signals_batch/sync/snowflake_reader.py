@@ -50,7 +50,7 @@ from signals_batch.errors import InvalidInput
 from signals_batch.stores.base import ProfileRow, Watermark
 from signals_batch.sync.reader import WarehouseReader, WarehouseUnavailable, state_rows
 from signals_batch.sync.source import RowSource, _as_datetime, json_text_ready
-from signals_batch.warehouse import DbtTarget, dbt_target
+from signals_batch.warehouse import DbtTarget, dbt_target, one_line
 
 #: seconds a login may take before the reader gives up (the connector's default is minutes)
 LOGIN_TIMEOUT = 60
@@ -78,10 +78,6 @@ def _database_sql(name: str) -> str:
     """A database as the profile names it: unquoted (so Snowflake folds it as dbt-snowflake's
     default quoting does) unless it is not a plain identifier."""
     return name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*", name) else _quote(name)
-
-
-def _one_line(text: object) -> str:
-    return re.sub(r"\s+", " ", str(text)).strip()
 
 
 @dataclass(frozen=True)
@@ -127,7 +123,7 @@ class SnowflakeReader(WarehouseReader):
             auth = creds.auth_args()  # reads the private key: a wrong path or passphrase
         except Exception as error:
             raise InvalidInput(
-                f"profiles.yml target {target.name!r}: {target.scrub(_one_line(error))}"
+                f"profiles.yml target {target.name!r}: {target.scrub(one_line(error))}"
             ) from None
         if creds.insecure_mode:  # only when set: the connector deprecates the name
             auth["insecure_mode"] = True
@@ -177,7 +173,7 @@ class SnowflakeReader(WarehouseReader):
         except snowflake.connector.errors.Error as error:
             raise WarehouseUnavailable(
                 f"{self.description}: a query failed: "
-                f"{self.target.scrub(_one_line(getattr(error, 'msg', None) or error))}"
+                f"{self.target.scrub(one_line(getattr(error, 'msg', None) or error))}"
             ) from None
         return cursor
 
@@ -199,7 +195,7 @@ class SnowflakeReader(WarehouseReader):
         except snowflake.connector.errors.ProgrammingError as error:
             raise InvalidInput(
                 f"Snowflake database {database} cannot be read with the profile's role: "
-                f"{self.target.scrub(_one_line(getattr(error, 'msg', None) or error))}"
+                f"{self.target.scrub(one_line(getattr(error, 'msg', None) or error))}"
             ) from None
         if not found:
             return None
@@ -351,7 +347,7 @@ def _connect_failure(error: Exception, target: DbtTarget) -> str:
     creds = target.credentials
     where = (f"Snowflake account {creds.account!r} (profiles.yml target {target.name!r}, "
              f"user {creds.user!r})")
-    text = target.scrub(_one_line(getattr(error, "msg", None) or error))
+    text = target.scrub(one_line(getattr(error, "msg", None) or error))
     code = str(getattr(error, "errno", "") or "")
     if any(marker in f"{code}: {text}" for marker in _REFUSED) or "Incorrect username" in text:
         return (f"{where} refused the credentials: {text} - check the password, key pair or "
