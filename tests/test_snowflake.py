@@ -447,7 +447,12 @@ def test_wrong_credentials_give_one_clear_line_and_exit_1(offline_project, capsy
             _assert_one_clear_line(result, 1, "Snowflake account 'acme-test'",
                                    "refused the credentials", "Incorrect username or password")
         logged = run_cli(capsys, "--log-format", "json", "sync", "-p", path)
+        dbt_run = run_cli(capsys, "run", "-p", path)
     assert logged.code == 1 and PASSWORD not in logged.err
+    # dbt's own log file (logs/dbt.log, debug level) does not keep the password either
+    assert dbt_run.code == 1 and PASSWORD not in dbt_run.err + dbt_run.out
+    dbt_log = (Path(path) / "logs" / "dbt.log").read_text()
+    assert "Incorrect username or password" in dbt_log and PASSWORD not in dbt_log
     assert json.loads(logged.err.strip().splitlines()[-1])["level"] == "error"
 
 

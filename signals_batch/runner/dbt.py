@@ -102,6 +102,9 @@ def invoke_dbt(
         str(project_dir),
         "--log-level",
         "none",
+        # the console stays quiet (our own progress lines), logs/dbt.log keeps dbt's details
+        "--log-level-file",
+        "debug",
         "--no-use-colors",
         "--log-path",
         str(project_dir / "logs"),
