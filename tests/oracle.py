@@ -253,7 +253,20 @@ class Property:
 
 
 def _snake(text: str) -> str:
-    return text.replace(".", "_").replace("-", "_").lower()
+    """A schema vendor / name as the loaders spell it in column names, written as a character
+    walk (the engine uses regular expressions): `_` before a capital that follows a lower-case
+    letter or digit, or that starts a word after a run of capitals (`URLPath` -> `url_path`);
+    dots and dashes become `_`; lower case."""
+    out = []
+    for i, char in enumerate(text):
+        before = text[i - 1] if i else ""
+        after = text[i + 1] if i + 1 < len(text) else ""
+        if char.isupper() and before and (
+            before.islower() or before.isdigit() or (before.isupper() and after.islower())
+        ):
+            out.append("_")
+        out.append("_" if char in ".-" else char.lower())
+    return "".join(out)
 
 
 def parse_path(path: str | None) -> tuple:

@@ -4,6 +4,7 @@ moving back, runs that stopped half way, random loads. After each, tables == the
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 from oracle import compute
 
 from signals_batch import sample_events
+from signals_batch.warehouse import connect
 from signals_batch.errors import InvalidInput, SignalsBatchError
 
 pytestmark = pytest.mark.dbt
@@ -139,6 +141,43 @@ def test_a_missing_column_names_the_attribute_that_needs_it(tmp_path, events):
         project.run(as_of=START)
     message = str(error.value)
     assert "contexts_com_acme_shoe_1" in message and "network_v2.shoe_size" in message
+
+
+def test_a_camel_case_schema_name_reads_the_loaders_snake_case_column(tmp_path, events):
+    """org.w3/PerformanceTiming: the loaders' column is contexts_org_w3_performance_timing_1."""
+    column = "contexts_org_w3_performance_timing_1"
+    timing = {"type": "entity", "vendor": "org.w3", "name": "PerformanceTiming",
+              "major_version": 1, "path": "domComplete"}
+    group = {**NETWORK_GROUP, "attributes": [
+        {"name": "slowest_page", "type": "int64", "aggregation": "max", "property": timing,
+         "events": []},
+        {"name": "timed_pages", "type": "int64", "aggregation": "counter", "events": [],
+         "criteria": {"all": [{"property": {**timing, "path": "loadEventEnd"},
+                               "operator": "is not null"}]}}]}
+    project = EngineProject(tmp_path, [group], start_date=START)
+    with connect(tmp_path) as con:
+        con.execute(f"ALTER TABLE atomic.events ADD COLUMN {column} JSON")
+    rows = [dict(row) for row in events[:300]]
+    for row in rows:
+        number = int(row["event_id"][-3:], 16)
+        if number % 3:
+            row[column] = json.dumps([{"domComplete": number, "loadEventEnd": number % 2 or None}])
+    project.load(rows)
+    with connect(tmp_path) as con:
+        for row in rows:
+            if column in row:
+                con.execute(f"UPDATE atomic.events SET {column} = ? WHERE event_id = ?",
+                            [row[column], row["event_id"]])
+    project.run(as_of=START + dt.timedelta(days=9))
+    _check(project, START + dt.timedelta(days=9))
+    values = [r["slowest_page"] for r in project.tables()["network_v2_attributes"].values()]
+    assert any(v is not None for v in values)
+
+    broken = {**group, "attributes": [{**group["attributes"][0], "property": {
+        **timing, "name": "PaintTiming"}}]}
+    _set_groups(project, [broken])
+    with pytest.raises(InvalidInput, match="contexts_org_w3_paint_timing_1"):
+        project.run(as_of=START + dt.timedelta(days=9))
 
 
 def test_the_generated_dbt_tests_pass(tmp_path, events):

@@ -629,6 +629,17 @@ class TestValues:
                 "major_version": 2, "path": "plan"}  # fmt: skip
         assert value_of(events, type="string", aggregation="last", property=prop) == "pro"
 
+    def test_camel_case_schema_names_read_the_loaders_snake_case_column(self):
+        # org.w3/PerformanceTiming is loaded as contexts_org_w3_performance_timing_1
+        events = [event(at(2), contexts_org_w3_performance_timing_1='[{"domComplete": 7}]'),
+                  event(at(3), contexts_org_w3_performancetiming_1='[{"domComplete": 9}]')]
+        prop = {"type": "entity", "vendor": "org.w3", "name": "PerformanceTiming",
+                "major_version": 1, "path": "domComplete"}  # fmt: skip
+        assert value_of(events, type="int64", aggregation="max", property=prop) == 7
+        renamed = {**prop, "vendor": "com.acme.myApp", "name": "pageURLView"}
+        events = [event(at(2), contexts_com_acme_my_app_page_url_view_1='[{"domComplete": 5}]')]
+        assert value_of(events, type="int64", aggregation="max", property=renamed) == 5
+
     @pytest.mark.parametrize(
         ("part", "expected"),
         [("hour_of_day", 23), ("day_of_week", 7), ("month_of_year", 1),

@@ -66,12 +66,18 @@ def sql_number(value: int | float) -> str:
     return repr(value) if isinstance(value, float) else str(int(value))
 
 
-def _column_name(kind: str, vendor: str, name: str, major: int) -> str:
-    def clean(text: str) -> str:
-        return re.sub(r"[.\-]", "_", text).lower()
+def loader_snake_case(text: str) -> str:
+    """A schema vendor or name as Snowplow's loaders spell it in column names (schema-ddl's
+    snake case): `org.w3` / `PerformanceTiming` -> `org_w3` / `performance_timing`,
+    `pageURLPath` -> `page_url_path`; dots and dashes become `_`, then lower case."""
+    text = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", text)
+    text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", text)
+    return re.sub(r"[.\-]", "_", text).lower()
 
+
+def _column_name(kind: str, vendor: str, name: str, major: int) -> str:
     prefix = "contexts" if kind == "entity" else "unstruct_event"
-    return f"{prefix}_{clean(vendor)}_{clean(name)}_{major}"
+    return f"{prefix}_{loader_snake_case(vendor)}_{loader_snake_case(name)}_{major}"
 
 
 def json_path(path: str, index: int | None) -> str:
