@@ -1,5 +1,21 @@
 {#- Aggregation building blocks: daily partial aggregates and how they combine. -#}
 
+{#- The function that sums DOUBLEs (sum / mean). A plain SUM of doubles depends on the order
+    the threads add them in, so the same data could give values that differ in the last bits
+    from run to run, and change detection would move updated_at for nothing. DuckDB's fsum
+    (compensated summation) gives the same result whatever the order, and is as fast. -#}
+{% macro double_sum() -%}
+  {{ return(adapter.dispatch('double_sum', 'signals_batch')()) }}
+{%- endmacro %}
+
+{% macro default__double_sum() -%}
+  sum
+{%- endmacro %}
+
+{% macro duckdb__double_sum() -%}
+  fsum
+{%- endmacro %}
+
 {#- first/last: pack (event time, event_id, value) so min/max pick the earliest/latest event,
     ties going to the smallest/largest event_id. -#}
 {% macro pack_first(tstamp, event_id, value) -%}

@@ -180,6 +180,48 @@ def test_a_camel_case_schema_name_reads_the_loaders_snake_case_column(tmp_path, 
         project.run(as_of=START + dt.timedelta(days=9))
 
 
+def test_sums_of_doubles_do_not_depend_on_the_order_threads_add_them(tmp_path):
+    """Enough purchases per key and day for DuckDB to add them on several threads: two full
+    refreshes give bit-identical sums and means (a plain SUM differs in the last bits, which
+    would move updated_at for nothing), equal to an exact sum within 1e-12."""
+    import math
+
+    purchase = {"vendor": "com.acme", "name": "purchase"}
+    total = f"{sample_events.PURCHASE_V1}:total"
+    group = {"name": "spend", "version": 1, "type": "batch", "attribute_key": "domain_userid",
+             "owner": "tests@example.com", "attributes": [
+                 {"name": "revenue", "type": "double", "aggregation": "sum",
+                  "property": total, "events": [purchase]},
+                 {"name": "basket", "type": "double", "aggregation": "mean",
+                  "property": total, "events": [purchase]}]}
+    project = EngineProject(tmp_path, [group], start_date=START)
+    count, users = 600_000, 16
+    with connect(tmp_path) as con:
+        con.execute(f"""
+            INSERT INTO atomic.events (event_id, event_vendor, event_name, event_version,
+                derived_tstamp, collector_tstamp, load_tstamp, domain_userid,
+                {sample_events.PURCHASE_V1})
+            SELECT 'e' || i, 'com.acme', 'purchase', '1-0-0',
+                   TIMESTAMP '2025-01-02 10:00:00' + to_seconds(i % 7200),
+                   TIMESTAMP '2025-01-02 10:00:00', TIMESTAMP '2025-01-02 12:00:00',
+                   'u' || (i % {users}),
+                   json_object('total', ((i * 7919) % 100003) / 97.0 + 1e-7 * (i % 13))
+            FROM range({count}) AS r(i)""")
+    values = {f"u{u}": [] for u in range(users)}
+    for i in range(count):
+        values[f"u{i % users}"].append(((i * 7919) % 100003) / 97.0 + 1e-7 * (i % 13))
+    as_of = START + dt.timedelta(days=3)
+    results = []
+    for _ in range(2):
+        project.run(as_of=as_of, full_refresh=True)
+        results.append(project.tables()["spend_v1_attributes"])
+    assert results[0] == results[1]
+    for user, numbers in values.items():
+        exact = math.fsum(numbers)
+        assert results[0][user]["revenue"] == pytest.approx(exact, rel=1e-12)
+        assert results[0][user]["basket"] == pytest.approx(exact / len(numbers), rel=1e-12)
+
+
 def test_the_generated_dbt_tests_pass(tmp_path, events):
     project = EngineProject(tmp_path, ALL_GROUPS, start_date=START)
     project.load(events)

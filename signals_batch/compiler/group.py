@@ -35,6 +35,8 @@ VALUE_COUNT_AGGREGATIONS = {
     "category_count",
 }
 UNIT_SECONDS = {"s": 1, "min": 60, "h": 3600, "d": 86400}
+# sums of doubles: a function whose result does not depend on the order (macros/aggregates.sql)
+DOUBLE_SUM = macro("double_sum")
 
 
 def comparison_domain(attribute: Attribute) -> str:
@@ -166,7 +168,7 @@ def _daily_columns(plan: AttributePlan, match: str) -> list[tuple[str, str]]:
     if agg == "counter":
         return [(f"{a}_n", f"count(case when {has_value} then 1 end)")]
     if agg in ("sum", "mean"):
-        columns = [(f"{a}_s", f"sum(case when {match} then {number} end)")]
+        columns = [(f"{a}_s", f"{DOUBLE_SUM}(case when {match} then {number} end)")]
         if agg == "mean":
             columns.append((f"{a}_c", f"count(case when {match} then {number} end)"))
         return columns
@@ -253,9 +255,10 @@ def combined_sql(plan: AttributePlan) -> str | None:
     if agg == "counter":
         return f"coalesce({window_sum(plan, f'{a}_n')}, 0)"
     if agg == "sum":
-        return f"coalesce({window_sum(plan, f'{a}_s')}, 0)"
+        return f"coalesce({window_sum(plan, f'{a}_s', DOUBLE_SUM)}, 0)"
     if agg == "mean":
-        return f"{window_sum(plan, f'{a}_s')} / nullif({window_sum(plan, f'{a}_c')}, 0)"
+        total = window_sum(plan, f"{a}_s", DOUBLE_SUM)
+        return f"{total} / nullif({window_sum(plan, f'{a}_c')}, 0)"
     if agg in ("min", "max"):
         return window_sum(plan, f"{a}_m", agg)
     if agg in ("first", "last"):
