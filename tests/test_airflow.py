@@ -106,7 +106,11 @@ DAG_FILE = textwrap.dedent(
         signals_batch_task_group()
 
     if __name__ == "__main__":
-        run = dag.test(logical_date=dt.datetime.fromisoformat(sys.argv[1]))
+        when = dt.datetime.fromisoformat(sys.argv[1])
+        try:  # Airflow 3 names it logical_date, Airflow 2 execution_date
+            run = dag.test(logical_date=when)
+        except TypeError:
+            run = dag.test(execution_date=when)
         states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
         print("RESULT " + json.dumps({"state": str(run.state), "tasks": states}))
     """
