@@ -169,6 +169,21 @@ def one_line(error: object) -> str:
     return re.sub(r"\s+", " ", str(error)).strip()
 
 
+def duckdb_lock_message(error: str) -> str | None:
+    """DuckDB's "Could not set lock on file" said as what happened and what to do; None for
+    any other error. One process at a time may write a DuckDB file."""
+    found = re.search(r'Could not set lock on file "([^"]+)"', error)
+    if not found:
+        return None
+    holder = re.search(r"Conflicting lock is held in (\S+) \(PID (\d+)\)", error)
+    who = f" ({Path(holder[1]).name}, PID {holder[2]})" if holder else ""
+    return (
+        f"the DuckDB file {found[1]} is open in another process{who}; DuckDB lets one "
+        "process write a file at a time: close that connection (a DuckDB shell, a notebook, "
+        "another signals-batch command) and retry"
+    )
+
+
 def duckdb_path(project_dir: Path) -> Path:
     target = profile_target(project_dir)
     if target.get("type") != "duckdb":
@@ -187,7 +202,10 @@ def connect(project_dir: Path, read_only: bool = False, create: bool = False) ->
         raise SignalsBatchError(
             f"warehouse {path} does not exist yet: run `signals-batch run` first"
         )
-    connection = duckdb.connect(str(path), read_only=read_only)
+    try:
+        connection = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as error:
+        raise SignalsBatchError(duckdb_lock_message(str(error)) or one_line(error)) from None
     try:
         connection.execute("SET TimeZone = 'UTC'")
         yield connection

@@ -260,16 +260,6 @@ def test_unknown_setting_exits_2(project: Path, capsys):
     assert "setting 'sourse' (in signals_batch.yml): unknown setting" in result.err
 
 
-def test_dbt_writes_its_log_file_and_sends_no_usage_stats(project: Path, capsys):
-    """logs/dbt.log keeps dbt's details (the console stays ours); the scaffold's dbt_project.yml
-    turns off dbt's anonymous usage events, so a run makes no call home."""
-    result = run_cli(capsys, "run", "-p", str(project))  # no events table yet: fails in dbt
-    assert result.code == 2 and "source table atomic.events" in result.err
-    log = (project / "logs" / "dbt.log").read_text()
-    assert "source table atomic.events" in log
-    assert "'send_anonymous_usage_stats': 'False'" in log
-
-
 def test_bad_source_exits_2(project: Path, capsys):
     write_settings(project, source="events")
     result = run_cli(capsys, "validate", "-p", str(project))

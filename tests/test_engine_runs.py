@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from oracle import compute
 
 from signals_batch import sample_events
-from signals_batch.warehouse import connect
 from signals_batch.errors import InvalidInput, SignalsBatchError
+from signals_batch.warehouse import connect
 
 pytestmark = pytest.mark.dbt
 

@@ -1,5 +1,6 @@
 """Running from schedulers: the run lock, the cron wrapper with overlapping invocations,
-`--log-format json`, one-line summaries, exit codes (never 99), the Airflow extra's import."""
+`--log-format json`, one-line summaries, exit codes (never 99), the Airflow extra's import,
+dbt's log file, and a DuckDB file held open by another process."""
 
 from __future__ import annotations
 
@@ -132,6 +133,47 @@ def _json_lines(text: str) -> list[dict]:
         assert isinstance(record["level"], str) and isinstance(record["message"], str), record
         assert "time" in record
     return records
+
+
+# --------------------------------------------------------------------------- dbt and DuckDB
+
+
+@pytest.mark.dbt
+def test_dbt_writes_its_log_file_and_sends_no_usage_stats(tmp_path, capsys):
+    """logs/dbt.log keeps dbt's details (the console stays ours); the scaffold's dbt_project.yml
+    turns off dbt's anonymous usage events, so a run makes no call home."""
+    project = tmp_path / "proj"
+    assert run_cli(capsys, "init", str(project)).code == 0
+    result = run_cli(capsys, "run", "-p", str(project))  # no events table yet: fails in dbt
+    assert result.code == 2 and "source table atomic.events" in result.err
+    log = (project / "logs" / "dbt.log").read_text()
+    assert "source table atomic.events" in log
+    assert "'send_anonymous_usage_stats': 'False'" in log
+
+
+@pytest.mark.dbt
+def test_a_duckdb_file_held_by_another_process_is_one_clear_error(tmp_path, capsys):
+    """DuckDB lets one process write a file: while another one (a shell, a notebook) has the
+    warehouse open, run / sync / status say so, with that process, and exit 1."""
+    project = make_sample_project(tmp_path / "proj")
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import duckdb, sys, time\n"
+         f"con = duckdb.connect({str(project / 'warehouse.duckdb')!r})\n"
+         "print('ready', flush=True)\ntime.sleep(120)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        for command in (["run"], ["sync"], ["status"]):
+            result = run_cli(capsys, *command, "-p", str(project))
+            assert result.code == 1, (command, result.err)
+            assert "warehouse.duckdb is open in another process" in result.err, result.err
+            assert f"PID {holder.pid}" in result.err and "close that connection" in result.err
+            assert "Traceback" not in result.err and len(result.err.strip().splitlines()) == 1
+    finally:
+        holder.kill()
+        holder.wait()
+    assert run_cli(capsys, "run", "-p", str(project)).code == 0  # free again: it runs
 
 
 def test_log_format_json_writes_one_json_object_per_line(tmp_path, capsys):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from signals_batch.errors import InvalidInput, SignalsBatchError
+from signals_batch.warehouse import duckdb_lock_message
 
 # dbt-core keeps global state (flags, adapters): one invocation at a time per process.
 _DBT_LOCK = threading.Lock()
@@ -135,9 +136,8 @@ def invoke_dbt(
             )
         )
     if outcome.exception is not None:
-        raise _failure(
-            f"dbt {command[0]} failed: {clean_dbt_message(str(outcome.exception))}"
-        )
+        reason = clean_dbt_message(str(outcome.exception))
+        raise _failure(f"dbt {command[0]} failed: {duckdb_lock_message(reason) or reason}")
     if not outcome.success and result.failed:
         first = result.failed[0]
         others = len(result.failed) - 1
