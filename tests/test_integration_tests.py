@@ -1,0 +1,87 @@
+"""integration_tests/: the signals_batch dbt package installed from a packages.yml (as a user
+would, `dbt deps` from a local path) and every value macro checked against hand-written cases,
+with `dbt build`, on DuckDB and on Snowflake (the fakesnow emulator)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from unittest import mock
+
+import pytest
+
+pytestmark = pytest.mark.dbt
+
+REPO = Path(__file__).resolve().parent.parent
+SOURCE = REPO / "integration_tests"
+MODELS = sorted(p.stem for p in (SOURCE / "models").glob("*.sql"))
+SNOWFLAKE_ENV = {
+    "SNOWFLAKE_ACCOUNT": "fakesnow",
+    "SNOWFLAKE_USER": "tester",
+    "SNOWFLAKE_PASSWORD": "not-a-secret",
+    "SNOWFLAKE_DATABASE": "SIGNALS_BATCH_IT",
+}
+
+
+def _project(tmp_path: Path) -> Path:
+    """A copy of integration_tests/ whose packages.yml points at this checkout."""
+    project = tmp_path / "integration_tests"
+    shutil.copytree(SOURCE, project, ignore=shutil.ignore_patterns(
+        "target", "logs", "dbt_packages", "*.duckdb*", "package-lock.yml"))
+    (project / "packages.yml").write_text(f"packages:\n  - local: {REPO}\n")
+    return project
+
+
+def _dbt(project: Path, *command: str) -> list:
+    from dbt.cli.main import dbtRunner
+
+    args = [*command, "--project-dir", str(project), "--profiles-dir", str(project),
+            "--log-level", "none", "--log-path", str(project / "logs")]
+    outcome = dbtRunner().invoke(args)
+    results = list(getattr(outcome.result, "results", None) or [])
+    failed = [(r.node.name, str(r.status), r.message) for r in results
+              if str(getattr(r.status, "value", r.status)) not in ("success", "pass")]
+    assert outcome.success and not failed, (outcome.exception, failed)
+    return results
+
+
+def _check(results: list) -> None:
+    """Every model built, and both tests of each ran and passed."""
+    statuses = {r.node.name: str(getattr(r.status, "value", r.status)) for r in results}
+    assert {m: statuses.get(m) for m in MODELS} == dict.fromkeys(MODELS, "success")
+    tests = [name for name in statuses if name.startswith(("matches_expected_", "has_cases_"))]
+    assert len(tests) == 2 * len(MODELS) and all(statuses[t] == "pass" for t in tests)
+
+
+def test_the_package_macros_give_the_expected_values_on_duckdb(tmp_path, monkeypatch):
+    project = _project(tmp_path)
+    monkeypatch.setenv("SIGNALS_BATCH_IT_DUCKDB", str(tmp_path / "it.duckdb"))
+    _dbt(project, "deps")
+    _check(_dbt(project, "build", "--target", "duckdb"))
+
+
+def test_a_wrong_expectation_fails_the_build(tmp_path, monkeypatch):
+    """The checks bite: one expected value changed in a seed makes `dbt build` fail on it."""
+    from dbt.cli.main import dbtRunner
+
+    project = _project(tmp_path)
+    seed = project / "seeds" / "number_cases.csv"
+    seed.write_text(seed.read_text().replace("plus,+5,5", "plus,+5,6"))
+    monkeypatch.setenv("SIGNALS_BATCH_IT_DUCKDB", str(tmp_path / "it.duckdb"))
+    _dbt(project, "deps")
+    outcome = dbtRunner().invoke(["build", "--project-dir", str(project), "--profiles-dir",
+                                  str(project), "--log-level", "none"])
+    failed = {r.node.name for r in outcome.result.results
+              if str(getattr(r.status, "value", r.status)) == "fail"}
+    assert not outcome.success and failed == {"matches_expected_numbers_"}
+
+
+def test_the_package_macros_give_the_expected_values_on_snowflake(tmp_path):
+    fakesnow = pytest.importorskip("fakesnow")
+    pytest.importorskip("dbt.adapters.snowflake")
+    project = _project(tmp_path)
+    (tmp_path / "fakesnow").mkdir()
+    with mock.patch.dict(os.environ, SNOWFLAKE_ENV), fakesnow.patch(db_path=tmp_path / "fakesnow"):
+        _dbt(project, "deps")
+        _check(_dbt(project, "build", "--target", "snowflake"))
