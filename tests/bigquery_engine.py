@@ -15,6 +15,9 @@ profile), never in what users install:
   LIKE's escape character (which `bigquery__like` escapes): the test project's own
   `bigquery__like` (EMULATOR_MACROS) leaves the pattern's backslashes as they are, so the
   emulator matches what BigQuery matches with the escaped pattern.
+- It has no load jobs, which dbt-bigquery's seeds use: EMULATOR_SEED_MACROS (for projects
+  with seeds, integration_tests/) creates a seed's table with STRING columns and INSERTs
+  its rows as literals.
 """
 
 from __future__ import annotations
@@ -64,6 +67,35 @@ EMULATOR_MACROS = """\
 {% macro bigquery__like(expr, pattern) -%}
   {{ expr }} LIKE {{ signals_batch.string_literal(pattern) }}
 {%- endmacro %}
+"""
+
+
+EMULATOR_SEED_MACROS = """\
+{#- Written by the tests: seeds without load jobs, for the bqemulator emulator only. -#}
+
+{#- A seed's table with STRING columns (the seeds' column_types are text), its rows INSERTed
+    as literals. -#}
+{% macro bigquery__load_csv_rows(model, agate_table) %}
+  {%- call statement('seed_table') -%}
+    create or replace table {{ this.render() }} (
+      {%- for name in agate_table.column_names -%}
+        {{ name }} STRING{{ ', ' if not loop.last }}
+      {%- endfor -%})
+  {%- endcall -%}
+  {%- set rows = [] -%}
+  {%- for row in agate_table.rows -%}
+    {%- set cells = [] -%}
+    {%- for value in row -%}
+      {%- do cells.append('NULL' if value is none else signals_batch.string_literal(value)) -%}
+    {%- endfor -%}
+    {%- do rows.append('(' ~ cells | join(', ') ~ ')') -%}
+  {%- endfor -%}
+  {%- if rows -%}
+    {%- call statement('seed_rows') -%}
+      insert into {{ this.render() }} values {{ rows | join(', ') }}
+    {%- endcall -%}
+  {%- endif -%}
+{% endmacro %}
 """
 
 
