@@ -22,7 +22,7 @@
 {%- endmacro %}
 
 {#- A text expression read as the warehouse's JSON (the events table's context / unstruct
-    columns are JSON on DuckDB, VARIANT on Snowflake). -#}
+    columns are JSON on DuckDB and BigQuery, VARIANT on Snowflake). -#}
 {% macro as_json(expr) -%}
   {{ return(adapter.dispatch('as_json', 'signals_batch_integration_tests')(expr)) }}
 {%- endmacro %}
@@ -32,6 +32,10 @@
 {%- endmacro %}
 
 {% macro snowflake__as_json(expr) -%}
+  PARSE_JSON({{ expr }})
+{%- endmacro %}
+
+{% macro bigquery__as_json(expr) -%}
   PARSE_JSON({{ expr }})
 {%- endmacro %}
 
