@@ -39,6 +39,21 @@
   PARSE_JSON({{ expr }})
 {%- endmacro %}
 
+{#- One `select case_name, <caller's actual, expected>` per case of a seed, as a union; for
+    macros whose arguments are SQL text (a path, a pattern, a date part), so each case is
+    compiled in. The caller block gets the case (a dict of its columns). -#}
+{% macro each_case(relation, actual_type, expected_type) -%}
+  {%- set cases = signals_batch_integration_tests.seed_cases(relation) -%}
+  {%- if not cases -%}
+    {{ signals_batch_integration_tests.no_cases(actual_type, expected_type) }}
+  {%- endif -%}
+  {%- for case in cases %}
+select '{{ case.case_name }}' as case_name,
+       {{ caller(case) | trim }}
+{{ 'union all' if not loop.last }}
+  {%- endfor -%}
+{%- endmacro %}
+
 {#- A model with no case yet (dbt parsing), typed like one with cases. -#}
 {% macro no_cases(actual_type, expected_type) -%}
   select CAST(NULL AS {{ dbt.type_string() }}) as case_name,
