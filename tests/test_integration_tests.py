@@ -13,6 +13,9 @@ from unittest import mock
 import pytest
 import yaml
 
+from signals_batch.errors import SignalsBatchError
+from signals_batch.runner.dbt import invoke_dbt
+
 pytestmark = pytest.mark.dbt
 
 REPO = Path(__file__).resolve().parent.parent
@@ -35,22 +38,23 @@ def _project(tmp_path: Path) -> Path:
     return project
 
 
-def _dbt(project: Path, *command: str) -> list:
+def _deps(project: Path) -> None:
+    """`dbt deps` (the runner below passes --target-path, which deps does not take)."""
     from dbt.cli.main import dbtRunner
 
-    args = [*command, "--project-dir", str(project), "--profiles-dir", str(project),
-            "--log-level", "none", "--log-path", str(project / "logs")]
-    outcome = dbtRunner().invoke(args)
-    results = list(getattr(outcome.result, "results", None) or [])
-    failed = [(r.node.name, str(r.status), r.message) for r in results
-              if str(getattr(r.status, "value", r.status)) not in ("success", "pass")]
-    assert outcome.success and not failed, (outcome.exception, failed)
-    return results
+    outcome = dbtRunner().invoke(["deps", "--project-dir", str(project), "--profiles-dir",
+                                  str(project), "--log-level", "none"])
+    assert outcome.success, outcome.exception
 
 
-def _check(results: list) -> None:
+def _dbt(project: Path, *command: str) -> list:
+    """dbt through the runner `signals-batch` uses (raises, naming the failing node)."""
+    return invoke_dbt(list(command), project).nodes
+
+
+def _check(nodes: list) -> None:
     """Every model built, and both tests of each ran and passed."""
-    statuses = {r.node.name: str(getattr(r.status, "value", r.status)) for r in results}
+    statuses = {node.name: node.status for node in nodes}
     assert {m: statuses.get(m) for m in MODELS} == dict.fromkeys(MODELS, "success")
     tests = [name for name in statuses if name.startswith(("matches_expected_", "has_cases_"))]
     assert len(tests) == 2 * len(MODELS) and all(statuses[t] == "pass" for t in tests)
@@ -59,24 +63,21 @@ def _check(results: list) -> None:
 def test_the_package_macros_give_the_expected_values_on_duckdb(tmp_path, monkeypatch):
     project = _project(tmp_path)
     monkeypatch.setenv("SIGNALS_BATCH_IT_DUCKDB", str(tmp_path / "it.duckdb"))
-    _dbt(project, "deps")
+    _deps(project)
     _check(_dbt(project, "build", "--target", "duckdb"))
 
 
 def test_a_wrong_expectation_fails_the_build(tmp_path, monkeypatch):
-    """The checks bite: one expected value changed in a seed makes `dbt build` fail on it."""
-    from dbt.cli.main import dbtRunner
-
+    """The checks bite: one expected value changed in a seed makes `dbt build` fail on it,
+    and on nothing else."""
     project = _project(tmp_path)
     seed = project / "seeds" / "number_cases.csv"
     seed.write_text(seed.read_text().replace("plus,+5,5", "plus,+5,6"))
     monkeypatch.setenv("SIGNALS_BATCH_IT_DUCKDB", str(tmp_path / "it.duckdb"))
-    _dbt(project, "deps")
-    outcome = dbtRunner().invoke(["build", "--project-dir", str(project), "--profiles-dir",
-                                  str(project), "--log-level", "none"])
-    failed = {r.node.name for r in outcome.result.results
-              if str(getattr(r.status, "value", r.status)) == "fail"}
-    assert not outcome.success and failed == {"matches_expected_numbers_"}
+    _deps(project)
+    with pytest.raises(SignalsBatchError) as failure:
+        _dbt(project, "build", "--target", "duckdb")
+    assert str(failure.value).startswith("dbt build failed in matches_expected_numbers_: ")
 
 
 def test_the_package_macros_give_the_expected_values_on_snowflake(tmp_path):
@@ -85,7 +86,7 @@ def test_the_package_macros_give_the_expected_values_on_snowflake(tmp_path):
     project = _project(tmp_path)
     (tmp_path / "fakesnow").mkdir()
     with mock.patch.dict(os.environ, SNOWFLAKE_ENV), fakesnow.patch(db_path=tmp_path / "fakesnow"):
-        _dbt(project, "deps")
+        _deps(project)
         _check(_dbt(project, "build", "--target", "snowflake"))
 
 
@@ -106,7 +107,7 @@ def test_the_package_macros_give_the_expected_values_on_bigquery(tmp_path):
         # the emulator's gaps, worked around in this copy only (tests/bigquery_engine.py)
         (project / "macros" / "bqemulator_workarounds.sql").write_text(
             EMULATOR_MACROS + EMULATOR_SEED_MACROS)
-        _dbt(project, "deps")
+        _deps(project)
         _check(_dbt(project, "build", "--target", "bigquery"))
     finally:
         emulator.stop()

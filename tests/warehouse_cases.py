@@ -136,6 +136,19 @@ CRM = {
 }
 
 
+def assert_every_case_is_exercised(tables: dict) -> None:
+    """The engine tables are not trivially empty: enough keys, every criterion selects
+    something on some key, key values with SQL or quotes in them are data."""
+    aggregations = tables["aggregations_v1_attributes"]
+    assert len(aggregations) >= 25
+    criteria = tables["criteria_v1_attributes"]
+    for name in ("gb", "low_value", "sale_pages", "gb_or_fr", "no_country", "quote_coupon",
+                 "injection_coupon", "percent_like", "jinja_looking", "major_two", "gift"):
+        assert any(row[name] for row in criteria.values()), name
+    assert "x'); drop table y; --" in aggregations  # a key value with SQL in it is data
+    assert "it's" in tables["by_device_class_v1_attributes"]
+
+
 def group_ident(group: dict) -> str:
     return f"{group['name']}_v{group.get('version', 1)}"
 
