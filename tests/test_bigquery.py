@@ -23,28 +23,31 @@ emulator").
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import re
+from functools import partial
 from pathlib import Path
 
 import pytest
 import yaml
 from engine import differences
-from engine_groups import NETWORK_GROUP, USER_ID_GROUP, _attr, _group
+from engine_groups import NETWORK_GROUP, _attr, _group
 from oracle import compute
 from warehouse_cases import (
-    CRM,
     DAYS,
     GROUPS,
     START,
+    SYNC_GROUPS,
     TYPED,
     TYPED_FIELDS,
     TYPED_ROWS,
     assert_every_case_is_exercised,
-    assert_store_equals_tables,
     case_events,
-    group_ident,
+    check_a_first_sync_fills_the_store_then_sends_nothing,
+    check_a_sync_after_an_incremental_run_sends_only_changed_rows,
+    check_an_external_batch_group_syncs_its_own_table,
     store_json,
 )
 
@@ -234,29 +237,8 @@ def test_every_compiled_model_parses_as_bigquery_sql(state, request):
 def test_sync_from_bigquery_fills_the_local_store_then_sends_nothing(full_project, capsys):
     from cli_helpers import run_cli
 
-    full_project.use_store(type="local", path="store-local.sqlite")
-    first = full_project.sync(chunk_size=50)
-    assert sorted(g.group for g in first.groups) == sorted(group_ident(g) for g in GROUPS)
-    assert all(g.rows_read == g.rows_written > 0 for g in first.groups), first.groups
-    assert_store_equals_tables(full_project)
-    again = full_project.sync()
-    assert all(g.rows_read == 0 and g.rows_written == 0 for g in again.groups)
-    assert [g.watermark for g in again.groups] == [g.watermark for g in first.groups]
-
-    result = run_cli(capsys, "status", "-p", str(full_project.path), "--json")
-    assert result.code == 0, result.err
-    report = {row["group"]: row for row in json.loads(result.out)}
-    tables = full_project.rows()
-    for group in GROUPS:
-        row, rows = report[group_ident(group)], tables[f"{group_ident(group)}_attributes"]
-        assert row["rows"] == len(rows) and row["pending"] == 0, row
-        assert row["as_of"] == (START + dt.timedelta(days=9)).isoformat()
-        assert row["last_run"] is not None
-        newest = max(r["updated_at"] for r in rows.values())
-        assert dt.datetime.fromisoformat(row["watermark"]) == newest
-
-
-SYNC_GROUPS = [USER_ID_GROUP, NETWORK_GROUP, CRM]
+    check_a_first_sync_fills_the_store_then_sends_nothing(
+        full_project, contextlib.nullcontext, partial(run_cli, capsys))
 
 
 @pytest.fixture(scope="module")
@@ -285,78 +267,21 @@ def test_sync_from_bigquery_after_an_incremental_run_sends_only_changed_rows(
     from bigquery_engine import GCP_PROJECT
     from cli_helpers import run_cli
 
-    project = sync_project
-    project.use_store(type="local", path="store-incremental.sqlite")
-    first = {g.group: g for g in project.sync(chunk_size=7).groups}
-    assert all(g.rows_read == g.rows_written > 0 for g in first.values())
-    assert_store_equals_tables(project)
-
-    project.load(sample_events.loads(events, 2)[1])
-    run = project.run(as_of=START + dt.timedelta(days=DAYS - 1))
-    # the run summary reads BigQuery's state table too
-    assert run.new_events and all(g.rows and g.changed for g in run.groups), run
-    changed = {g.group: g.changed for g in run.groups}
-    dry = run_cli(capsys, "sync", "-p", str(project.path), "--dry-run", "--json")
-    assert dry.code == 0, dry.err
-    assert {g["group"]: g["rows_read"] for g in json.loads(dry.out)["groups"]} == {
-        **changed, "crm_v1": 0}
-    second = {g.group: g for g in project.sync().groups}
-    for ident, count in changed.items():
-        assert second[ident].rows_read == second[ident].rows_written == count, ident
-    assert second["crm_v1"].rows_read == 0
-    assert_store_equals_tables(project)
-
-    # a key deleted from a table: `sync --full` resends every row and removes it
-    gone = sorted(project.rows()["network_v2_attributes"])[0]
-    project.execute(f"DELETE FROM `{GCP_PROJECT}.{project.dataset}.network_v2_attributes` "
-                    f"WHERE network_userid = '{gone}'")
-    full = run_cli(capsys, "sync", "-p", str(project.path), "--full", "--json")
-    assert full.code == 0, full.err
-    removed = {g["group"]: g["rows_removed"] for g in json.loads(full.out)["groups"]}
-    assert removed == {"logged_in_v1": 0, "network_v2": 1, "crm_v1": 0}
-    store = project.project.open_store()
-    assert store.get("network_v2", gone) is None
-    store.close()
-    assert_store_equals_tables(project)
+    table = f"`{GCP_PROJECT}.{sync_project.dataset}.network_v2_attributes`"
+    check_a_sync_after_an_incremental_run_sends_only_changed_rows(
+        sync_project, sample_events.loads(events, 2)[1],
+        lambda key: f"DELETE FROM {table} WHERE network_userid = '{key}'",
+        contextlib.nullcontext, partial(run_cli, capsys))
 
 
 def test_an_external_batch_group_syncs_its_own_bigquery_table(sync_project):
     from bigquery_engine import GCP_PROJECT
 
-    from signals_batch.errors import InvalidInput
-
-    project = sync_project
-    project.use_store(type="local", path="store-external.sqlite")
-    crm = {g.group: g for g in project.sync(chunk_size=1).groups}["crm_v1"]
-    assert crm.rows_read == 2 and crm.watermark == "2025-01-02T00:00:00"
-    assert project.project.get("u1", group="crm")["crm_v1"] == {
-        "lifetime_value": 10.5, "segment": "gold", "updated_at": "2025-01-01T00:00:00.000000"}
-    project.execute(f"UPDATE `{GCP_PROJECT}.crm.customers` SET Segment = 'platinum', "
-                    "changed_at = TIMESTAMP '2025-01-03 00:00:00' WHERE user_id = 'u2'")
-    again = {g.group: g for g in project.sync().groups}
-    assert again["crm_v1"].rows_read == 1
-    assert sum(g.rows_read for g in again.values()) == 1
-    store = project.project.open_store()
-    assert store.get("crm_v1", "u2")["segment"] == "platinum"
-    store.close()
-    definitions = project.path / "definitions" / "groups.yml"
-    broken = {**CRM, "fields": [*CRM["fields"], {"name": "churn_risk", "type": "double"}]}
-    definitions.write_text(yaml.safe_dump([USER_ID_GROUP, NETWORK_GROUP, broken],
-                                          sort_keys=False))
-    try:
-        with pytest.raises(InvalidInput) as error:
-            project.sync(full=True)
-        assert "crm_v1" in str(error.value) and "churn_risk" in str(error.value)
-        assert "crm.customers" in str(error.value)
-        missing_table = {**CRM, "batch_source": {**CRM["batch_source"], "table": "nope"}}
-        definitions.write_text(yaml.safe_dump([missing_table], sort_keys=False))
-        with pytest.raises(InvalidInput, match="table crm.nope not found"):
-            project.sync()
-    finally:
-        definitions.write_text(yaml.safe_dump(SYNC_GROUPS, sort_keys=False))
-    store = project.project.open_store()
-    assert store.get("crm_v1", "u2")["segment"] == "platinum"  # nothing was resent
-    store.close()
+    check_an_external_batch_group_syncs_its_own_table(
+        sync_project,
+        f"UPDATE `{GCP_PROJECT}.crm.customers` SET Segment = 'platinum', "
+        "changed_at = TIMESTAMP '2025-01-03 00:00:00' WHERE user_id = 'u2'",
+        contextlib.nullcontext)
 
 
 # --------------------------------------------------------------------------- sync: failures

@@ -8,7 +8,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from engine_groups import ALL_GROUPS, COUPON, PURCHASE_1, _attr, _group, edge_events
+import pytest
+import yaml
+from engine_groups import (
+    ALL_GROUPS,
+    COUPON,
+    NETWORK_GROUP,
+    PURCHASE_1,
+    USER_ID_GROUP,
+    _attr,
+    _group,
+    edge_events,
+)
 
 from signals_batch import sample_events
 from signals_batch.sample_events import COLUMN_NAMES, PURCHASE_V1
@@ -183,3 +194,120 @@ def assert_store_equals_tables(project, store_type: str | None = None) -> None:
             assert store.count(ident) == len(rows), ident
     finally:
         store.close()
+
+
+# ------------------------------------------------------------------ sync checks, every warehouse
+# Each takes `session`: a context manager factory around anything that connects to the
+# warehouse outside the test project's own helpers (Snowflake: the fakesnow patch; BigQuery:
+# nothing), and `cli`: run_cli bound to pytest's capsys.
+
+SYNC_GROUPS = [USER_ID_GROUP, NETWORK_GROUP, CRM]
+
+
+def check_a_first_sync_fills_the_store_then_sends_nothing(project, session, cli) -> None:
+    """Every row goes to the local store; a second sync sends nothing and keeps the
+    watermarks; `status` reports the rows, as-of, last run and the newest updated_at."""
+    project.use_store(type="local", path="store-local.sqlite")
+    first = project.sync(chunk_size=50)
+    assert sorted(g.group for g in first.groups) == sorted(group_ident(g) for g in GROUPS)
+    assert all(g.rows_read == g.rows_written > 0 for g in first.groups), first.groups
+    assert_store_equals_tables(project)
+    again = project.sync()
+    assert all(g.rows_read == 0 and g.rows_written == 0 for g in again.groups)
+    assert [g.watermark for g in again.groups] == [g.watermark for g in first.groups]
+
+    with session():
+        result = cli("status", "-p", str(project.path), "--json")
+    assert result.code == 0, result.err
+    report = {row["group"]: row for row in json.loads(result.out)}
+    tables = project.rows()
+    synced = {g.group: g for g in first.groups}
+    for group in GROUPS:
+        ident = group_ident(group)
+        row, rows = report[ident], tables[f"{ident}_attributes"]
+        assert row["rows"] == len(rows) and row["pending"] == 0, row
+        assert row["as_of"] == (START + dt.timedelta(days=9)).isoformat()
+        assert row["last_run"] is not None
+        newest = max(r["updated_at"] for r in rows.values())
+        assert dt.datetime.fromisoformat(row["watermark"]) == newest
+        assert synced[ident].watermark == newest.isoformat()
+
+
+def check_a_sync_after_an_incremental_run_sends_only_changed_rows(
+        project, later_events: list[dict], delete_network_key, session, cli) -> None:
+    """After a run over more events, a sync sends exactly the rows the run changed; a key
+    deleted from a table (`delete_network_key(key)`: the warehouse's DELETE statement) is
+    removed from the store by `sync --full`."""
+    project.use_store(type="local", path="store-incremental.sqlite")
+    first = {g.group: g for g in project.sync(chunk_size=7).groups}
+    assert all(g.rows_read == g.rows_written > 0 for g in first.values())
+    assert_store_equals_tables(project)
+
+    project.load(later_events)
+    run = project.run(as_of=START + dt.timedelta(days=DAYS - 1))
+    # the run summary reads the warehouse's state table too
+    assert run.new_events and all(g.rows and g.changed for g in run.groups), run
+    changed = {g.group: g.changed for g in run.groups}
+    with session():
+        dry = cli("sync", "-p", str(project.path), "--dry-run", "--json")
+    assert dry.code == 0, dry.err
+    assert {g["group"]: g["rows_read"] for g in json.loads(dry.out)["groups"]} == {
+        **changed, "crm_v1": 0}
+    second = {g.group: g for g in project.sync().groups}
+    for ident, count in changed.items():
+        assert second[ident].rows_read == second[ident].rows_written == count, ident
+    assert second["crm_v1"].rows_read == 0
+    assert_store_equals_tables(project)
+
+    gone = sorted(project.rows()["network_v2_attributes"])[0]
+    project.execute(delete_network_key(gone))
+    with session():
+        full = cli("sync", "-p", str(project.path), "--full", "--json")
+    assert full.code == 0, full.err
+    removed = {g["group"]: g["rows_removed"] for g in json.loads(full.out)["groups"]}
+    assert removed == {"logged_in_v1": 0, "network_v2": 1, "crm_v1": 0}
+    store = project.project.open_store()
+    assert store.get("network_v2", gone) is None
+    store.close()
+    assert_store_equals_tables(project)
+
+
+def check_an_external_batch_group_syncs_its_own_table(project, make_u2_platinum,
+                                                      session) -> None:
+    """The CRM table (crm.customers, see the warehouse's sync_project fixture) syncs by
+    its timestamp field; a changed row is sent again; a field or table the warehouse does not
+    have is a clear error before anything is sent. `make_u2_platinum`: the warehouse's UPDATE
+    setting u2's segment to 'platinum' and its changed_at to 2025-01-03."""
+    from signals_batch.errors import InvalidInput
+
+    project.use_store(type="local", path="store-external.sqlite")
+    crm = {g.group: g for g in project.sync(chunk_size=1).groups}["crm_v1"]
+    assert crm.rows_read == 2 and crm.watermark == "2025-01-02T00:00:00"
+    with session():
+        assert project.project.get("u1", group="crm")["crm_v1"] == {
+            "lifetime_value": 10.5, "segment": "gold", "updated_at": "2025-01-01T00:00:00.000000"}
+    project.execute(make_u2_platinum)
+    again = {g.group: g for g in project.sync().groups}
+    assert again["crm_v1"].rows_read == 1
+    assert sum(g.rows_read for g in again.values()) == 1
+    store = project.project.open_store()
+    assert store.get("crm_v1", "u2")["segment"] == "platinum"
+    store.close()
+    definitions = project.path / "definitions" / "groups.yml"
+    broken = {**CRM, "fields": [*CRM["fields"], {"name": "churn_risk", "type": "double"}]}
+    definitions.write_text(yaml.safe_dump([USER_ID_GROUP, NETWORK_GROUP, broken],
+                                          sort_keys=False))
+    try:
+        with pytest.raises(InvalidInput) as error:
+            project.sync(full=True)
+        assert "crm_v1" in str(error.value) and "churn_risk" in str(error.value)
+        assert "crm.customers" in str(error.value)
+        missing_table = {**CRM, "batch_source": {**CRM["batch_source"], "table": "nope"}}
+        definitions.write_text(yaml.safe_dump([missing_table], sort_keys=False))
+        with pytest.raises(InvalidInput, match="table crm.nope not found"):
+            project.sync()
+    finally:
+        definitions.write_text(yaml.safe_dump(SYNC_GROUPS, sort_keys=False))
+    store = project.project.open_store()
+    assert store.get("crm_v1", "u2")["segment"] == "platinum"  # nothing was resent
+    store.close()
