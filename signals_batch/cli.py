@@ -198,14 +198,35 @@ def init(
     start_date: Annotated[
         str, typer.Option(help="Events before this day never count.")
     ] = "2025-01-01",
+    with_sample_events: Annotated[
+        bool,
+        typer.Option(
+            "--sample-events",
+            help="Also write the quickstart's sample events (2 weeks of January 2025) into "
+            "warehouse.duckdb, to try the workflow before loading your own (DuckDB only).",
+        ),
+    ] = False,
 ) -> None:
     """Create a project: dbt project, profiles.yml, signals_batch.yml and example definitions."""
+    from signals_batch.config import load_settings
+    from signals_batch.quickstart import sample_as_of, write_sample_events
     from signals_batch.scaffold import init_project
 
+    if with_sample_events and warehouse != "duckdb":
+        raise InvalidInput(
+            f"--sample-events writes into the project's DuckDB file; with --warehouse "
+            f"{warehouse} load your atomic events into {warehouse} instead"
+        )
     written = init_project(directory, warehouse=warehouse, start_date=start_date)
     for path in written:
         _notice(f"wrote {path}")
-    _notice(f"next: cd {directory} && signals-batch validate && signals-batch run")
+    run = "signals-batch run"
+    if with_sample_events:
+        source = load_settings(directory).source
+        count = write_sample_events(directory, source)
+        _notice(f"wrote {count} sample events into warehouse.duckdb {source}")
+        run = f"signals-batch run --as-of {sample_as_of()}"
+    _notice(f"next: cd {directory} && signals-batch validate && {run}")
 
 
 @app.command()

@@ -15,11 +15,41 @@ SAMPLE_START = dt.date(2025, 1, 1)
 SAMPLE_DAYS = 14
 
 
+def write_sample_events(folder: Path | str, table: str = "atomic.events") -> int:
+    """Write the demo's sample events (SAMPLE_DAYS days from SAMPLE_START, late and
+    duplicated arrivals included) into the project's DuckDB file; return how many.
+
+    Refuses (InvalidInput) when ``table`` already holds rows: the sample is for trying the
+    workflow on an empty warehouse, not for mixing into real events.
+    """
+    from signals_batch import sample_events
+    from signals_batch.errors import InvalidInput
+    from signals_batch.warehouse import connect
+
+    events = sample_events.generate_events(
+        n_events=5000, days=SAMPLE_DAYS, users=40, seed=7, start=SAMPLE_START
+    )
+    with connect(Path(folder), create=True) as con:
+        sample_events.create_events_table(con, table)
+        [(rows,)] = con.execute(f"select count(*) from {table}").fetchall()
+        if rows:
+            raise InvalidInput(
+                f"{table} in {folder} already holds {rows} rows: sample events go only into "
+                "an empty events table"
+            )
+        sample_events.write_events(con, events, table)
+    return len(events)
+
+
+def sample_as_of() -> dt.date:
+    """The reference date that covers every sample event (the day after the last)."""
+    return SAMPLE_START + dt.timedelta(days=SAMPLE_DAYS)
+
+
 def run_quickstart(
     directory: Path | None = None, progress: Callable[[str], None] = lambda message: None
 ) -> dict[str, Any]:
     """Create a project with sample events, run it, and return one user's attributes."""
-    from signals_batch import sample_events
     from signals_batch.warehouse import connect
 
     folder = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="signals-batch-"))
@@ -27,18 +57,13 @@ def run_quickstart(
     init_project(folder, start_date=SAMPLE_START.isoformat())
     project = Project(folder)
 
-    events = sample_events.generate_events(
-        n_events=5000, days=SAMPLE_DAYS, users=40, seed=7, start=SAMPLE_START
-    )
-    with connect(folder, create=True) as con:
-        sample_events.create_events_table(con)
-        sample_events.write_events(con, events)
+    count = write_sample_events(folder)
     progress(
-        f"wrote {len(events)} sample events (late and duplicated ones included) "
+        f"wrote {count} sample events (late and duplicated ones included) "
         "into warehouse.duckdb atomic.events"
     )
 
-    as_of = SAMPLE_START + dt.timedelta(days=SAMPLE_DAYS)
+    as_of = sample_as_of()
     progress(f"generating dbt models and running them as of {as_of}")
     summary = project.run(as_of=as_of)
     group = project.definitions.batch_groups[0]

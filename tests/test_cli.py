@@ -101,6 +101,35 @@ def test_init_rejects_an_unsupported_warehouse(tmp_path: Path, capsys):
     assert not (tmp_path / "p").exists()
 
 
+def test_init_with_sample_events_fills_the_source_table_and_names_the_as_of_date(
+        tmp_path: Path, capsys, monkeypatch):
+    from signals_batch.quickstart import write_sample_events
+    from signals_batch.warehouse import connect
+
+    monkeypatch.setenv("SIGNALS_BATCH_SOURCE", "raw.snowplow_events")
+    result = run_cli(capsys, "init", str(tmp_path / "p"), "--sample-events")
+    assert result.code == 0, result.err
+    assert "wrote 5000 sample events into warehouse.duckdb raw.snowplow_events" in result.err
+    assert "signals-batch run --as-of 2025-01-15" in result.err
+    with connect(tmp_path / "p") as con:
+        [(rows, first, last)] = con.execute(
+            "select count(*), min(derived_tstamp), max(derived_tstamp) "
+            "from raw.snowplow_events").fetchall()
+    assert rows == 5000
+    assert str(first) >= "2025-01-01" and str(last) < "2025-01-15"  # all before the as-of
+    # never mixed into a table that already holds events
+    with pytest.raises(InvalidInput, match="already holds 5000 rows"):
+        write_sample_events(tmp_path / "p", "raw.snowplow_events")
+
+
+def test_init_with_sample_events_is_for_duckdb_only(tmp_path: Path, capsys):
+    result = run_cli(capsys, "init", str(tmp_path / "p"), "--warehouse", "snowflake",
+                     "--sample-events")
+    assert result.code == 2
+    assert "--sample-events writes into the project's DuckDB file" in result.err
+    assert not (tmp_path / "p").exists()
+
+
 # --------------------------------------------------------------------------- validate
 
 
