@@ -33,6 +33,17 @@
 {%- endmacro %}
 
 
+{#- A pre-hook of the daily tables. The event-id ledger is written last in every run, so a daily
+    table without a ledger beside it holds only rows of runs that never finished (a first run
+    that was killed or failed), or the ledger was dropped: either way its rows cannot be told
+    apart from this run's. Empty it; this run then rebuilds it from every event. -#}
+{% macro clear_without_ledger() -%}
+  {%- if is_incremental() and signals_batch.loaded_through() is none -%}
+    delete from {{ this }} where true
+  {%- endif -%}
+{%- endmacro %}
+
+
 {#- UNION that removes duplicates. -#}
 {% macro union_distinct() -%}
   {{ return(adapter.dispatch('union_distinct', 'signals_batch')()) }}

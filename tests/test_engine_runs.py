@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -90,6 +93,68 @@ def test_a_run_that_stopped_half_way_is_completed_by_the_next(tmp_path, events):
     p = project.project
     p.dbt(["run", "--select", "signals_batch_events_this_run", "aggregations_v1_daily"],
           vars=p.dbt_vars(), as_of=START + dt.timedelta(days=9))
+    project.run(as_of=START + dt.timedelta(days=9))
+    _check(project, START + dt.timedelta(days=9))
+
+
+def test_a_first_run_that_stopped_half_way_is_completed_by_the_next(tmp_path, events):
+    """The first run dies after the daily partials (no ledger yet): the next run, with more
+    events loaded meanwhile, starts those tables over instead of failing."""
+    project = EngineProject(tmp_path, [AGGREGATIONS, NETWORK_GROUP], start_date=START)
+    first, second = sample_events.loads(events, 2)
+    project.load(first)
+    p = project.project
+    p.generate()
+    p.dbt(["run", "--select", "signals_batch_events_this_run", "aggregations_v1_daily",
+           "network_v2_daily", "network_v2_attributes"],
+          vars=p.dbt_vars(), as_of=START + dt.timedelta(days=6))
+    project.load(second)
+    project.run(as_of=START + dt.timedelta(days=9))
+    _check(project, START + dt.timedelta(days=9))
+
+
+@pytest.mark.slow
+def test_a_run_killed_after_any_model_is_completed_by_the_next(tmp_path, events):
+    """SIGKILL `signals-batch run` right after its k-th model finished, for every k but the
+    last (the first run dies after both daily tables), more events loaded before each: the
+    next run equals the oracle."""
+    project = EngineProject(tmp_path, [AGGREGATIONS, NETWORK_GROUP], start_date=START)
+    models = 6  # events_this_run, two daily, two attribute tables, the ledger
+    batches = sample_events.loads(events, models - 1)
+    for finished, batch in zip([3, 1, 5, 2, 4], batches, strict=True):
+        project.load(batch)
+        as_of = START + dt.timedelta(days=4 + len(project.loaded) * 5 // len(events))
+        command = [sys.executable, "-m", "signals_batch.cli", "run", "-p", str(tmp_path),
+                   "--as-of", as_of.isoformat()]
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                   text=True)
+        done = 0
+        for line in process.stderr:
+            done += bool(re.match(r"\[\d+/\d+\] \w+: OK", line))
+            if done == finished:
+                break
+        process.kill()
+        process.communicate()
+        assert done == finished, f"the run ended after {done} models"
+        project.run(as_of=as_of)
+        _check(project, as_of)
+
+
+def test_a_lost_ledger_rebuilds_the_partials_and_moves_only_changed_rows(tmp_path, events):
+    project = EngineProject(tmp_path, [AGGREGATIONS, NETWORK_GROUP], start_date=START)
+    first, second = sample_events.loads(events, 2)
+    project.load(first)
+    as_of = START + dt.timedelta(days=6)
+    project.run(as_of=as_of)
+    before = project.tables()
+    with connect(project.path) as con:
+        con.execute("drop table signals.signals_batch_event_ids")
+    summary = project.run(as_of=as_of)
+    assert project.tables() == before  # same values, and not one updated_at moved
+    assert all(g.changed == 0 for g in summary.groups), summary.groups
+    with connect(project.path) as con:
+        con.execute("drop table signals.signals_batch_event_ids")
+    project.load(second)
     project.run(as_of=START + dt.timedelta(days=9))
     _check(project, START + dt.timedelta(days=9))
 
