@@ -93,26 +93,55 @@ _PATTERN_MEANINGS = {
 }
 
 
-def _field_names() -> frozenset[str]:
-    names: set[str] = set()
+# What each definition model is called in messages.
+_MODEL_NOUNS = {
+    "AttributeGroup": "a group",
+    "Attribute": "an attribute",
+    "AttributeKey": "an attribute key",
+    "AtomicProperty": "a property",
+    "EntityProperty": "a property",
+    "EventProperty": "a property",
+    "CalculatedProperty": "a property",
+    "Criteria": "criteria",
+    "Criterion": "a criterion",
+    "Event": "an event",
+    "BatchSource": "a batch source",
+    "FieldDefinition": "a field",
+}
+
+
+def _field_owners() -> dict[str, list[str]]:
+    """Every field name of the definition models -> what it is a field of."""
+    owners: dict[str, list[str]] = {}
     for value in vars(models).values():
         if isinstance(value, type) and issubclass(value, models._Model):
+            noun = _MODEL_NOUNS.get(value.__name__)
             for name, info in value.model_fields.items():
-                names.add(info.alias or name)
-    return frozenset(names)
+                nouns = owners.setdefault(info.alias or name, [])
+                if noun and noun not in nouns:
+                    nouns.append(noun)
+    return owners
 
 
-_FIELD_NAMES = _field_names()
+_FIELD_OWNERS = _field_owners()
+_FIELD_NAMES = frozenset(_FIELD_OWNERS)
+
+
+def _unknown_field(name: str) -> str:
+    owners = _FIELD_OWNERS.get(name)
+    if owners:  # a real field, written at the wrong level
+        if len(owners) > 2:  # type, name, ...: naming every owner would not help
+            return "unknown field here"
+        return f"unknown field here ({name!r} is a field of {' or '.join(owners)})"
+    close = difflib.get_close_matches(name, _FIELD_NAMES, n=1, cutoff=0.75)
+    return f"unknown field ({f'did you mean {close[0]!r}?' if close else 'is it misspelt?'})"
 
 
 def _message(item: Any) -> str:
     """A pydantic error as a sentence for someone editing a YAML file."""
     kind, ctx, value = item["type"], item.get("ctx") or {}, item.get("input")
     if kind == "extra_forbidden":
-        name = str(item["loc"][-1]) if item["loc"] else ""
-        close = difflib.get_close_matches(name, _FIELD_NAMES, n=1, cutoff=0.75)
-        hint = f"did you mean {close[0]!r}?" if close else "is it misspelt?"
-        return f"unknown field ({hint})"
+        return _unknown_field(str(item["loc"][-1]) if item["loc"] else "")
     if kind == "missing":
         return "is required"
     if kind == "literal_error":
