@@ -19,6 +19,7 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
 )
 
 from signals_batch.errors import InvalidInput
@@ -122,6 +123,15 @@ def load_settings(project_dir: Path) -> Settings:
             raise InvalidInput(f"{path}: expected a mapping of settings")
     try:
         return Settings(**data)
+    except SettingsError as error:
+        # a nested setting given as one variable that is not JSON; the value is not shown
+        match = re.search(r'field "(\w+)"', str(error))
+        field = match.group(1) if match else "?"
+        env = f"SIGNALS_BATCH_{field.upper()}"
+        raise InvalidInput(
+            f"setting {field!r} (from {env}): not a JSON object; write it as JSON "
+            f"(e.g. '{{\"url\": ...}}') or set its keys one by one ({env}__URL, ...)"
+        ) from None
     except ValidationError as error:
         problems = []
         for item in error.errors():
@@ -130,6 +140,11 @@ def load_settings(project_dir: Path) -> Settings:
             if item["type"].startswith(("date_", "datetime_")):
                 # A date is never a secret, so the value may be shown.
                 message = f"{item['input']!r} is not a date (YYYY-MM-DD)"
+            elif item["type"] in ("model_type", "model_attributes_type", "dict_type"):
+                # the value's type only: a mis-typed setting may hold a secret
+                message = (
+                    f"expected a mapping of its settings, found {type(item['input']).__name__}"
+                )
             elif item["type"] == "extra_forbidden":
                 known = ", ".join(sorted(Settings.model_fields))
                 message = f"unknown setting (is it misspelt? known settings: {known})"

@@ -306,6 +306,24 @@ def test_bad_env_setting_exits_2_naming_the_variable(project: Path, capsys, monk
     assert "Traceback" not in result.err
 
 
+def test_a_nested_setting_that_is_not_json_exits_2_without_its_value(
+        project: Path, capsys, monkeypatch):
+    monkeypatch.setenv("SIGNALS_BATCH_STORE", "redis://:hunter2@cache:6379")
+    result = run_cli(capsys, "validate", "-p", str(project))
+    assert result.code == 2, result.err
+    assert "setting 'store' (from SIGNALS_BATCH_STORE): not a JSON object" in result.err
+    assert "SIGNALS_BATCH_STORE__URL" in result.err
+    assert "hunter2" not in result.err and "Traceback" not in result.err
+
+
+def test_a_setting_that_needs_a_mapping_says_so(project: Path, capsys):
+    write_settings(project, store="redis")
+    result = run_cli(capsys, "validate", "-p", str(project))
+    assert result.code == 2
+    assert ("setting 'store' (in signals_batch.yml): expected a mapping of its settings, "
+            "found str") in result.err
+
+
 def test_unparsable_settings_file_exits_2(project: Path, capsys):
     (project / "signals_batch.yml").write_text("start_date: 2025-13-01\n")
     result = run_cli(capsys, "validate", "-p", str(project))
