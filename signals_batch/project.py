@@ -22,6 +22,7 @@ from signals_batch.definitions import Definitions, load_definitions
 from signals_batch.errors import InvalidInput, SignalsBatchError
 from signals_batch.locks import file_lock
 from signals_batch.runner.dbt import DbtResult, ProgressCallback, invoke_dbt
+from signals_batch.scaffold import SUPPORTED_WAREHOUSES
 from signals_batch.stores import ProfileStore, open_store
 from signals_batch.sync.syncer import (
     DEFAULT_CHUNK_SIZE,
@@ -29,6 +30,7 @@ from signals_batch.sync.syncer import (
     SyncSummary,
     sync_groups,
 )
+from signals_batch.warehouse import dbt_target, profile_type
 
 STATE_DIR = ".signals_batch"
 PENDING_FULL_REFRESH = "full_refresh_pending"
@@ -144,9 +146,17 @@ class Project:
         progress: ProgressCallback | None = None,
         as_of: dt.date | None = None,
     ) -> DbtResult:
-        return invoke_dbt(
-            command, self.dir, vars=vars, env=self.dbt_env(as_of), progress=progress
-        )
+        # a profiles.yml dbt cannot use is the user's input to fix (exit 2, no secret in the
+        # message), said before dbt starts; the adapter is one whose macros we ship
+        env = self.dbt_env(as_of)
+        adapter = profile_type(self.dir)
+        if adapter not in SUPPORTED_WAREHOUSES:
+            raise InvalidInput(
+                f"{self.dir / 'profiles.yml'}: the target uses the dbt adapter {adapter!r}; "
+                f"signals-batch runs on {', '.join(SUPPORTED_WAREHOUSES)}"
+            )
+        dbt_target(self.dir, env)
+        return invoke_dbt(command, self.dir, vars=vars, env=env, progress=progress)
 
     # ------------------------------------------------------------------ run
 

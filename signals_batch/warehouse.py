@@ -47,7 +47,10 @@ def _profile(project_dir: Path) -> tuple[Path, dict[str, Any]]:
     try:
         profiles = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as error:
-        raise InvalidInput(f"{path} is not valid YAML: {error}") from None
+        mark = getattr(error, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(error, "problem", None) or one_line(error)
+        raise InvalidInput(f"{path} is not valid YAML{where}: {problem}") from None
     profile = profiles.get(PROFILE_NAME) if isinstance(profiles, dict) else None
     if not isinstance(profile, dict) or not isinstance(profile.get("outputs"), dict):
         raise InvalidInput(f"{path} has no profile {PROFILE_NAME!r} with outputs")

@@ -324,6 +324,30 @@ def test_a_setting_that_needs_a_mapping_says_so(project: Path, capsys):
             "found str") in result.err
 
 
+@pytest.mark.parametrize(("profile", "expected"), [
+    ("signals_batch: [1\n", "profiles.yml is not valid YAML (line 2, column 1)"),
+    ("other: {}\n", "profiles.yml has no profile 'signals_batch' with outputs"),
+    ("signals_batch: {target: prod, outputs: {dev: {type: duckdb}}}\n",
+     "profiles.yml: profile 'signals_batch' has no target 'prod'"),
+    ("signals_batch: {target: dev, outputs: {dev: {type: postgres, host: x}}}\n",
+     "the target uses the dbt adapter 'postgres'; signals-batch runs on duckdb, snowflake"),
+    ("signals_batch: {target: dev, outputs: {dev: {type: duckdb, path: 5}}}\n",
+     "profiles.yml: target 'dev' is not a valid duckdb profile: 5 is not of type 'string'"),
+    ("signals_batch: {target: dev, outputs: {dev: {type: duckdb,\n"
+     "  path: \"{{ env_var('NOPE') }}\"}}}\n",
+     "Env var required but not provided: 'NOPE'"),
+])
+def test_a_profile_dbt_cannot_use_exits_2_before_dbt_runs(project: Path, capsys, profile,
+                                                          expected):
+    (project / "profiles.yml").write_text(profile)
+    for command in ("run", "test"):
+        result = run_cli(capsys, command, "-p", str(project))
+        assert result.code == 2, (command, result.err)
+        assert expected in result.err and "Traceback" not in result.err, result.err
+        assert len(result.err.strip().splitlines()) == 1, result.err
+    assert not (project / "logs" / "dbt.log").exists()  # dbt never started
+
+
 def test_unparsable_settings_file_exits_2(project: Path, capsys):
     (project / "signals_batch.yml").write_text("start_date: 2025-13-01\n")
     result = run_cli(capsys, "validate", "-p", str(project))
