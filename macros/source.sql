@@ -14,16 +14,30 @@
   {%- endif -%}
   {%- set present = adapter.get_columns_in_relation(found) | map(attribute='name') | map('lower') | list -%}
   {%- set missing = [] -%}
+  {%- set needed_by = {'definitions': false, 'core': false} -%}
   {%- for column, users in required_columns.items() -%}
     {%- if not signals_batch.source_column_present(column, present) -%}
       {%- do missing.append(signals_batch.missing_column_text(column) ~ " (used by " ~ users | join(", ") ~ ")") -%}
+      {%- for user in users -%}
+        {%- do needed_by.update({'core' if user == 'signals-batch' else 'definitions': true}) -%}
+      {%- endfor -%}
     {%- endif -%}
   {%- endfor -%}
   {%- if missing -%}
+    {#- a column every run reads (event_id, load_tstamp, ...) missing: not the atomic events -#}
+    {%- set fixes = [] -%}
+    {%- if needed_by.core -%}
+      {%- do fixes.append("point `source` in signals_batch.yml (or SIGNALS_BATCH_SOURCE) at "
+          ~ "Snowplow's atomic events table (event_id, load_tstamp, derived_tstamp, ...)") -%}
+    {%- endif -%}
+    {%- if needed_by.definitions -%}
+      {%- do fixes.append("check the property names in the definitions, or that events with "
+          ~ "that schema have been loaded") -%}
+    {%- endif -%}
+    {%- set advice = fixes | join("; ") -%}
     {{ exceptions.raise_compiler_error(
         "[invalid input] source table " ~ name ~ " has no column " ~ missing | join("; ")
-        ~ ". Check the property names in the definitions, or that events with that schema "
-        ~ "have been loaded") }}
+        ~ ". " ~ advice[0] | upper ~ advice[1:]) }}
   {%- endif -%}
   {{ return('') }}
 {%- endmacro %}

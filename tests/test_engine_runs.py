@@ -206,6 +206,22 @@ def test_a_missing_column_names_the_attribute_that_needs_it(tmp_path, events):
         project.run(as_of=START)
     message = str(error.value)
     assert "contexts_com_acme_shoe_1" in message and "network_v2.shoe_size" in message
+    assert "Check the property names in the definitions" in message
+    assert "atomic events table" not in message
+
+
+def test_a_table_without_snowplow_columns_is_not_the_atomic_events(tmp_path, events):
+    project = EngineProject(tmp_path, [NETWORK_GROUP], start_date=START)
+    project.load(events[:10])
+    with connect(project.path) as con:
+        con.execute("alter table atomic.events drop column load_tstamp")
+    with pytest.raises(InvalidInput) as error:
+        project.run(as_of=START)
+    message = str(error.value)
+    assert "has no column load_tstamp (used by signals-batch)" in message
+    assert "Point `source` in signals_batch.yml (or SIGNALS_BATCH_SOURCE) at Snowplow's " \
+        "atomic events table" in message
+    assert "property names" not in message
 
 
 def test_a_camel_case_schema_name_reads_the_loaders_snake_case_column(tmp_path, events):
