@@ -126,11 +126,11 @@ def load_settings(project_dir: Path) -> Settings:
     except SettingsError as error:
         # a nested setting given as one variable that is not JSON; the value is not shown
         match = re.search(r'field "(\w+)"', str(error))
-        field = match.group(1) if match else "?"
-        env = f"SIGNALS_BATCH_{field.upper()}"
+        env = f"SIGNALS_BATCH_{match.group(1).upper()}" if match else "SIGNALS_BATCH_<KEY>"
+        which = f"setting {match.group(1)!r} (from {env})" if match else "a nested setting"
         raise InvalidInput(
-            f"setting {field!r} (from {env}): not a JSON object; write it as JSON "
-            f"(e.g. '{{\"url\": ...}}') or set its keys one by one ({env}__URL, ...)"
+            f"{which}: not a JSON object; write it as JSON (e.g. '{{\"url\": ...}}') or set "
+            f"its keys one by one ({env}__URL, ...)"
         ) from None
     except ValidationError as error:
         problems = []

@@ -31,7 +31,7 @@ def write_sample_events(folder: Path | str, table: str = "atomic.events") -> int
     )
     with connect(Path(folder), create=True) as con:
         sample_events.create_events_table(con, table)
-        [(rows,)] = con.execute(f"select count(*) from {table}").fetchall()
+        rows = sample_events.count_events(con, table)
         if rows:
             raise InvalidInput(
                 f"{table} in {folder} already holds {rows} rows: sample events go only into "

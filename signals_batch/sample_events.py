@@ -567,6 +567,12 @@ def _qualified(table: str) -> str:
     return ".".join(_quote(part) for part in table.split("."))
 
 
+def count_events(con, table: str = "atomic.events") -> int:
+    """How many rows an existing events table holds."""
+    [(rows,)] = con.execute(f"SELECT count(*) FROM {_qualified(table)}").fetchall()
+    return rows
+
+
 def create_events_table(con, table: str = "atomic.events") -> None:
     """Create the schema (when ``table`` is qualified) and the table, if missing."""
     parts = table.split(".")

@@ -145,18 +145,19 @@ def _message(item: Any) -> str:
     if kind == "missing":
         return "is required"
     if kind in ("model_type", "model_attributes_type", "dict_type"):
-        noun = _MODEL_NOUNS.get(ctx.get("class_name", ""), "a mapping")
+        # the model's name when pydantic gives it; properties (a union) come without one
+        model = ctx.get("class_name")
         found = f"found {type(value).__name__} {value!r}"
-        if ctx.get("class_name") == "AttributeKey":
+        if model == "AttributeKey":
             return f"expected a key name (e.g. domain_userid) or a mapping, {found}"
         if "property" in [p for p in item["loc"] if not _is_internal_loc(p)][-1:]:
             return (
                 "expected a property: an atomic column name, the short form "
                 f"'column[0]:path', or a mapping with `type`; {found}"
             )
-        if noun == "a mapping":
-            return f"expected a mapping, {found}"
-        return f"expected {noun} (a mapping of its fields), {found}"
+        if model in _MODEL_NOUNS:
+            return f"expected {_MODEL_NOUNS[model]} (a mapping of its fields), {found}"
+        return f"expected a mapping, {found}"
     if kind == "literal_error":
         return f"{value!r} is not one of {ctx.get('expected')}"
     if kind == "string_pattern_mismatch":
