@@ -76,16 +76,26 @@
 
 {#- ------------------------------------------------------------------ values -#}
 
-{#- JSON or STRING (JSON text) columns; the path's keys are double-quoted as JSONPath allows.
-    The path as written, then (when it differs) with its keys in snake_case: the field names
-    of the BigQuery loader's RECORD columns (read as JSON, see "the loader's layout"). -#}
+{#- JSON columns (events_this_run reads every context / unstruct column as JSON); the path's
+    keys are double-quoted as JSONPath allows. A scalar is JSON_VALUE's text; an object or an
+    array is its compact JSON text (JSON_VALUE reads scalars only). The path as written, then
+    (when it differs) with its keys in snake_case: the field names of the BigQuery loader's
+    RECORD columns (read as JSON, see "the loader's layout"). -#}
 {% macro bigquery__json_text(column, path) -%}
   {%- set snake_path = signals_batch.bigquery_snake_case_path(path) -%}
   {%- if snake_path == path -%}
-  JSON_VALUE({{ column }}, '{{ path }}')
+  {{ signals_batch.bigquery_json_path_text(column, path) }}
   {%- else -%}
-  COALESCE(JSON_VALUE({{ column }}, '{{ path }}'), JSON_VALUE({{ column }}, '{{ snake_path }}'))
+  COALESCE({{ signals_batch.bigquery_json_path_text(column, path) }}, {{ signals_batch.bigquery_json_path_text(column, snake_path) }})
   {%- endif -%}
+{%- endmacro %}
+
+{#- The object's text is JSON_QUERY's over the document's text: TO_JSON_STRING(JSON_QUERY(..))
+    would do on BigQuery, but the emulator the tests run on quotes that text once more. -#}
+{% macro bigquery_json_path_text(column, path) -%}
+  COALESCE(JSON_VALUE({{ column }}, '{{ path }}'),
+           CASE WHEN JSON_TYPE(JSON_QUERY({{ column }}, '{{ path }}')) IN ('object', 'array')
+                THEN JSON_QUERY(TO_JSON_STRING({{ column }}), '{{ path }}') END)
 {%- endmacro %}
 
 {% macro bigquery__to_number(expr) -%}
@@ -276,13 +286,14 @@
   {{ return(newest_first) }}
 {%- endmacro %}
 
-{#- One column of the events table as JSON, NULL when the event has nothing in it. -#}
-{% macro bigquery_column_json(column, coalesced) -%}
+{#- One column of the events table as JSON, NULL when the event has nothing in it (a STRING
+    column holds JSON text; text that is not JSON reads NULL). -#}
+{% macro bigquery_column_json(column) -%}
   {%- if column.mode | upper == 'REPEATED' -%}
     {{ return('CASE WHEN ARRAY_LENGTH(' ~ column.name ~ ') > 0 THEN TO_JSON(' ~ column.name ~ ') END') }}
   {%- elif column.dtype | upper in ('RECORD', 'STRUCT') -%}
     {{ return('CASE WHEN ' ~ column.name ~ ' IS NOT NULL THEN TO_JSON(' ~ column.name ~ ') END') }}
-  {%- elif coalesced and column.dtype | upper == 'STRING' -%}
+  {%- elif column.dtype | upper == 'STRING' -%}
     {{ return('SAFE.PARSE_JSON(' ~ column.name ~ ')') }}
   {%- else -%}
     {{ return(column.name) }}
@@ -290,9 +301,8 @@
 {%- endmacro %}
 
 {#- The SQL reading the major version column `column` from the table's columns (`by_name`:
-    lower-case name -> column): the column itself when it exists as JSON / STRING (nothing
-    else to read), else the COALESCE of it (a loader 2.x RECORD) and of every full-version
-    column, newest first. -#}
+    lower-case name -> column), as JSON: the COALESCE of the column itself (JSON, STRING, or a
+    loader 2.x RECORD) and of every full-version column, newest first. -#}
 {% macro bigquery_schema_column_sql(column, by_name) -%}
   {%- set parts = [] -%}
   {%- if column | lower in by_name -%}{%- do parts.append(by_name[column | lower]) -%}{%- endif -%}
@@ -302,7 +312,7 @@
   {%- if not parts -%}{{ return(column) }}{%- endif -%}
   {%- set sqls = [] -%}
   {%- for part in parts -%}
-    {%- do sqls.append(signals_batch.bigquery_column_json(part, parts | length > 1)) -%}
+    {%- do sqls.append(signals_batch.bigquery_column_json(part)) -%}
   {%- endfor -%}
   {%- if sqls | length == 1 -%}{{ return(sqls[0]) }}{%- endif -%}
   {{ return('COALESCE(' ~ sqls | join(', ') ~ ')') }}

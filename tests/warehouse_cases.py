@@ -30,11 +30,13 @@ DAYS = 12
 STAMP = {"type": "event", "vendor": "com.acme", "name": "purchase", "major_version": 1,
          "path": "stamp"}
 AMOUNT = {**STAMP, "path": "amount"}
+META = {**STAMP, "path": "meta"}
+TAGS = {**STAMP, "path": "tags"}
 BACKSLASH_PERCENT = {"all": [{"property": COUPON, "operator": "=", "value": "a\\%"}]}
 
 # Values the warehouse macros read their own way: backslashes in string literals and LIKE
 # patterns (an escape character in Snowflake strings), timestamps with offsets in JSON text,
-# numbers with blanks around them.
+# numbers with blanks around them, a path to an object or an array (its compact JSON text).
 TEXT_EDGES = _group("text_edges", "domain_userid", [
     _attr("backslash_coupon", "int64", "counter", events=[PURCHASE_1],
           criteria={"all": [{"property": COUPON, "operator": "=", "value": "a\\b"}]}),
@@ -48,6 +50,9 @@ TEXT_EDGES = _group("text_edges", "domain_userid", [
           criteria=BACKSLASH_PERCENT),
     _attr("blank_amounts", "double", "sum", AMOUNT),
     _attr("coupons", "string_list", "unique_list", COUPON),
+    _attr("last_meta", "string", "last", META),
+    _attr("first_tags", "string", "first", TAGS),
+    _attr("all_meta", "string_list", "unique_list", META),
 ])
 GROUPS = [*ALL_GROUPS, TEXT_EDGES]
 
@@ -55,9 +60,11 @@ GROUPS = [*ALL_GROUPS, TEXT_EDGES]
 def text_edge_events(start: dt.date) -> list[dict]:
     midnight = dt.datetime.combine(start, dt.time())
     payloads = [
-        {"coupon": "a\\b", "stamp": "2025-01-03T23:30:00-02:00", "amount": "\t7\n"},
-        {"coupon": "a\\%", "stamp": "2025-01-03 10:00:00.900+0100", "amount": " 3 "},
-        {"coupon": "ab", "stamp": "12345", "amount": "1_000"},
+        {"coupon": "a\\b", "stamp": "2025-01-03T23:30:00-02:00", "amount": "\t7\n",
+         "meta": {"a": 1, "b": "x"}, "tags": ["p", 2]},
+        {"coupon": "a\\%", "stamp": "2025-01-03 10:00:00.900+0100", "amount": " 3 ",
+         "tags": []},
+        {"coupon": "ab", "stamp": "12345", "amount": "1_000", "meta": {"a": [1.5, None]}},
         {"coupon": "a%", "stamp": "2025-01-04", "amount": "nan"},
         {"coupon": "it's \\'", "stamp": "2025-01-04 05:06Z", "amount": 2},
     ]
