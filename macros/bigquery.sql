@@ -54,9 +54,14 @@
   union distinct
 {%- endmacro %}
 
-{#- Equality is not defined on ARRAY and JSON: compare their JSON text (never NULL). -#}
-{% macro bigquery__value_changed(new, old) -%}
+{#- Equality is not defined on ARRAY and JSON: compare their JSON text (never NULL). Doubles
+    as on Snowflake (portable.sql). -#}
+{% macro bigquery__value_changed(new, old, type) -%}
+  {%- if type in ('double', 'float') -%}
+    {{ signals_batch.double_changed(new, old) }}
+  {%- else -%}
   TO_JSON_STRING({{ new }}) != TO_JSON_STRING({{ old }})
+  {%- endif -%}
 {%- endmacro %}
 
 

@@ -54,13 +54,33 @@
 {%- endmacro %}
 
 
-{#- Whether a recomputed value differs from the stored one, NULLs compared as values. -#}
-{% macro value_changed(new, old) -%}
-  {{ return(adapter.dispatch('value_changed', 'signals_batch')(new, old)) }}
+{#- Whether a recomputed value of an attribute of type `type` differs from the stored one,
+    NULLs compared as values. Exact here: DuckDB's sums of doubles do not depend on the order
+    of the rows (`double_sum`). -#}
+{% macro value_changed(new, old, type) -%}
+  {{ return(adapter.dispatch('value_changed', 'signals_batch')(new, old, type)) }}
 {%- endmacro %}
 
-{% macro default__value_changed(new, old) -%}
+{% macro default__value_changed(new, old, type) -%}
   {{ new }} is distinct from {{ old }}
+{%- endmacro %}
+
+{#- Snowflake and BigQuery add doubles in no fixed order, so the same partials can sum to a
+    value that differs in its last bits: a double / float counts as changed only beyond a
+    relative 1e-12 (docs/semantics-notes.md). An infinity or a NULL on one side is a change. -#}
+{% macro snowflake__value_changed(new, old, type) -%}
+  {%- if type in ('double', 'float') -%}
+    {{ signals_batch.double_changed(new, old) }}
+  {%- else -%}
+    {{ signals_batch.default__value_changed(new, old, type) }}
+  {%- endif -%}
+{%- endmacro %}
+
+{% macro double_changed(new, old) -%}
+  (case when {{ new }} is null or {{ old }} is null then ({{ new }} is null) <> ({{ old }} is null)
+        else not ({{ new }} = {{ old }}
+                  or (abs({{ new }} - {{ old }}) <= 1e-12 * greatest(abs({{ new }}), abs({{ old }}))
+                      and abs({{ new }} - {{ old }}) < 1e300)) end)
 {%- endmacro %}
 
 

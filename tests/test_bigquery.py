@@ -231,9 +231,14 @@ def test_every_compiled_model_parses_as_bigquery_sql(state, request):
         assert not re.search(r"\bunion\s+(?!all\b|distinct\b)", text, re.IGNORECASE), path.name
         assert " is distinct from " not in text.lower(), path.name
     assert not unknown, f"functions sqlglot does not know as BigQuery: {unknown}"
-    incremental = (project.path / "target" / "compiled" / "signals_project" / "models"
-                   / "signals_batch" / "network_v2_attributes.sql").read_text()
+    compiled_models = project.path / "target" / "compiled" / "signals_project" / "models"
+    incremental = (compiled_models / "signals_batch" / "network_v2_attributes.sql").read_text()
     assert ("changed or new rows" in incremental) == (state == "incremental")
+    if state == "incremental":  # doubles change beyond a relative 1e-12, other types exactly
+        aggregations = (compiled_models / "signals_batch" / "aggregations_v1_attributes.sql")
+        changes = aggregations.read_text().split("changed or new rows", 1)[1]
+        assert re.search(r"abs\(computed\.a\d+ - previous\.`revenue_30d`\) <= 1e-12", changes)
+        assert "TO_JSON_STRING(previous.`page_views_7d`)" in changes
 
 
 # --------------------------------------------------------------------------- sync
