@@ -206,7 +206,25 @@ NETWORK_GROUP = _group("network", "network_userid", [
     _attr("orders_7d", "int64", "counter", events=[PURCHASE_1], period="P7D"),
 ], version=2)
 
-ALL_GROUPS = [AGGREGATIONS, CRITERIA, USER_ID_GROUP, CUSTOM_KEY_GROUP, NETWORK_GROUP]
+# Every attribute has a window: an incremental run reads only the partials of the longest one.
+RECENT_GROUP = _group("recent", "domain_userid", [
+    _attr("views_7d", "int64", "counter", events=[PAGE_VIEW], period="P7D"),
+    _attr("revenue_3d", "double", "sum", TOTAL, events=[PURCHASE_1], period="P3D"),
+    _attr("mean_order_10d", "double", "mean", TOTAL, events=[PURCHASE_1], period="P10D"),
+    _attr("categories_2w", "string_list", "unique_list", CATEGORY, events=[PRODUCT_VIEW],
+          period="P2W"),
+    _attr("favourite_category_5d", "string", "most_frequent", CATEGORY,
+          events=[PRODUCT_VIEW], period="P5D"),
+    _attr("last_os_7d", "string", "last", OS, period="P7D"),
+    _attr("first_source_5d", "string", "first", "mkt_source", period="P5D"),
+    _attr("active_days_10d", "int32", "approx_count_distinct",
+          {**DERIVED, "date_part": "active_day"}, period="P10D"),
+    _attr("hours_since_last_view_7d", "int64", "time_since_last", DERIVED,
+          events=[PAGE_VIEW], period="P7D", time_unit="h"),
+    _attr("max_price_2w", "double", "max", PRICE, events=[PRODUCT_VIEW], period="P2W"),
+])
+
+ALL_GROUPS = [AGGREGATIONS, CRITERIA, USER_ID_GROUP, CUSTOM_KEY_GROUP, NETWORK_GROUP, RECENT_GROUP]
 
 
 def edge_events(start: dt.date) -> list[dict]:

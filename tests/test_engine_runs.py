@@ -15,7 +15,14 @@ from pathlib import Path
 import pytest
 import yaml
 from engine import EngineProject, differences
-from engine_groups import AGGREGATIONS, ALL_GROUPS, CRITERIA, NETWORK_GROUP, USER_ID_GROUP
+from engine_groups import (
+    AGGREGATIONS,
+    ALL_GROUPS,
+    CRITERIA,
+    NETWORK_GROUP,
+    RECENT_GROUP,
+    USER_ID_GROUP,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from oracle import compute
@@ -45,6 +52,28 @@ def _set_groups(project: EngineProject, groups: list[dict]) -> None:
     path = project.path / "definitions" / "groups.yml"
     path.write_text(yaml.safe_dump(groups, sort_keys=False))
     project.groups = groups
+
+
+def test_a_group_whose_attributes_all_have_windows_reads_only_the_longest_window(
+        tmp_path, events):
+    """An incremental run recomputes a key of such a group from the last 14 days of partials
+    (its longest window), yet every key with an event since start_date keeps its row: keys
+    whose events were after the last window end, and keys whose events all left the windows
+    (jumps of 10 and 28 days)."""
+    project = EngineProject(tmp_path, [RECENT_GROUP], start_date=START)
+    project.load(events)
+    for day in (2, 12, 40):
+        project.run(as_of=START + dt.timedelta(days=day))
+        _check(project, START + dt.timedelta(days=day))
+    compiled = (project.path / "target" / "compiled" / "signals_project" / "models"
+                / "signals_batch" / "recent_v1_attributes.sql").read_text()
+    recent_first = START + dt.timedelta(days=39 - 13)  # window end (as-of - 1) - 13 days
+    d = compiled.split("\nd as (", 1)[1].split("),", 1)[0]
+    assert f"event_day between DATE '{recent_first}'" in d, d
+    assert "kept_keys" in compiled
+    rows = project.tables()["recent_v1_attributes"]
+    assert len(rows) == len({e["domain_userid"] for e in events if e["domain_userid"]})
+    assert all(row["views_7d"] == 0 for row in rows.values())
 
 
 def test_a_group_added_later_is_built_from_the_whole_history(tmp_path, events):
@@ -325,7 +354,7 @@ def test_random_load_and_as_of_sequences_equal_the_oracle(events, plan, include_
     what the oracle computes, and the last equals a full refresh."""
     folder = Path(tempfile.mkdtemp(prefix="signals-batch-prop-"))
     try:
-        project = EngineProject(folder, [AGGREGATIONS, CRITERIA], start_date=START,
+        project = EngineProject(folder, [AGGREGATIONS, CRITERIA, RECENT_GROUP], start_date=START,
                                 include_current_day=include_current_day)
         batches = sample_events.loads(events, len(plan))
         as_of = START + dt.timedelta(days=2)

@@ -140,6 +140,13 @@ class GroupPlan:
         return sorted({a.attribute.period_days for a in self.attributes if a.attribute.period_days})
 
     @property
+    def longest_period_days(self) -> int | None:
+        """The longest window when every attribute has one (None: some attribute is lifetime):
+        no partial older than that window can change a value of the group."""
+        periods = [a.attribute.period_days for a in self.attributes]
+        return None if not periods or None in periods or 0 in periods else max(periods)
+
+    @property
     def has_time_since(self) -> bool:
         return any(a.attribute.aggregation.startswith("time_since_") for a in self.attributes)
 
