@@ -57,7 +57,7 @@
 {#- Whether a recomputed value of an attribute of type `type` differs from the stored one,
     NULLs compared as values. Exact here: DuckDB's sums of doubles do not depend on the order
     of the rows (`double_sum`). -#}
-{% macro value_changed(new, old, type) -%}
+{% macro value_changed(new, old, type=none) -%}
   {{ return(adapter.dispatch('value_changed', 'signals_batch')(new, old, type)) }}
 {%- endmacro %}
 
