@@ -129,21 +129,20 @@ class Timing:
         return ", ".join(f"{t['seconds']:.2f}" for t in self.trials)
 
 
-def engine_run(project_dir: Path, as_of: dt.date, full_refresh: bool) -> dict[str, Any]:
-    command = [
-        sys.executable,
-        str(Path(__file__).resolve()),
-        "--worker",
-        str(project_dir),
-        "--as-of",
-        as_of.isoformat(),
-    ]
-    if full_refresh:
-        command.append("--full-refresh")
-    done = subprocess.run(command, capture_output=True, text=True, cwd=project_dir)
+def _worker_run(arguments: list[str], what: str, cwd: Path | None = None) -> dict[str, Any]:
+    """Run this script as a worker in a fresh Python process; its last stdout line is JSON."""
+    command = [sys.executable, str(Path(__file__).resolve()), *arguments]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=cwd)
     if done.returncode != 0:
-        raise RuntimeError(f"engine run failed in {project_dir}:\n{done.stderr[-4000:]}")
+        raise RuntimeError(f"{what} failed:\n{done.stderr[-4000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def engine_run(project_dir: Path, as_of: dt.date, full_refresh: bool) -> dict[str, Any]:
+    arguments = ["--worker", str(project_dir), "--as-of", as_of.isoformat()]
+    if full_refresh:
+        arguments.append("--full-refresh")
+    return _worker_run(arguments, f"engine run in {project_dir}", cwd=project_dir)
 
 
 def windows(as_of: dt.date) -> dict[str, str]:
@@ -167,12 +166,8 @@ def baseline_sql(as_of: dt.date) -> str:
 def baseline_run(db: Path, as_of: dt.date) -> dict[str, Any]:
     """The baseline query in a fresh process, as every engine run is: the bench's own
     process (which generated the events) ran it 15-22 s from one run to the next."""
-    command = [sys.executable, str(Path(__file__).resolve()), "--baseline-worker", str(db),
-               "--as-of", as_of.isoformat()]
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"baseline query failed on {db}:\n{done.stderr[-4000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    arguments = ["--baseline-worker", str(db), "--as-of", as_of.isoformat()]
+    return _worker_run(arguments, f"baseline query on {db}")
 
 
 def baseline_worker(db: str, as_of: str) -> None:

@@ -144,7 +144,7 @@ class GroupPlan:
         """The longest window when every attribute has one (None: some attribute is lifetime):
         no partial older than that window can change a value of the group."""
         periods = [a.attribute.period_days for a in self.attributes]
-        return None if not periods or None in periods or 0 in periods else max(periods)
+        return max(periods) if periods and None not in periods else None
 
     @property
     def has_time_since(self) -> bool:
