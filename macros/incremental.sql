@@ -33,6 +33,14 @@
 {%- endmacro %}
 
 
+{#- The last day the windows include: the as-of date itself when include_current_day, else
+    the day before. -#}
+{% macro end_day(as_of=none) -%}
+  {%- set as_of = as_of if as_of is not none else signals_batch.as_of() -%}
+  {{ return(as_of if signals_batch.include_current_day() else as_of - modules.datetime.timedelta(days=1)) }}
+{%- endmacro %}
+
+
 {% macro start_date() -%}
   {{ return(modules.datetime.datetime.strptime(var('signals_start_date', '1970-01-01') | string, '%Y-%m-%d').date()) }}
 {%- endmacro %}

@@ -25,11 +25,13 @@
 {%- endmacro %}
 
 
-{% macro record_run(model_name, key) -%}
-  {{ return(adapter.dispatch('record_run', 'signals_batch')(model_name, key)) }}
+{% macro record_run(model_name) -%}
+  {{ return(signals_batch.write_state_row(model_name, signals_batch.settings_fingerprint(),
+            "count(case when updated_at = " ~ signals_batch.run_started_literal() ~ " then 1 end)")) }}
 {%- endmacro %}
 
-{% macro default__record_run(model_name, key) -%}
+{#- changed_sql: how many rows this run wrote (an aggregate over the model's table). -#}
+{% macro write_state_row(model_name, settings, changed_sql) -%}
   {%- set state = signals_batch.state_relation() -%}
   create table if not exists {{ state }} (
     model {{ dbt.type_string() }}, as_of DATE, settings {{ dbt.type_string() }},
@@ -39,11 +41,88 @@
   insert into {{ state }}
   select {{ signals_batch.string_literal(model_name) }},
          {{ signals_batch.date_literal(signals_batch.as_of()) }},
-         {{ signals_batch.string_literal(signals_batch.settings_fingerprint()) }},
+         {{ signals_batch.string_literal(settings) }},
          {{ signals_batch.run_started_literal() }},
          count(*),
-         count(case when updated_at = {{ signals_batch.run_started_literal() }} then 1 end)
+         {{ changed_sql }}
   from {{ this }};
+{%- endmacro %}
+
+
+{#- ------------------------------------------------------------------ lifetime state
+
+    `<group>_lifetime` holds, per key, the daily partials of the group's lifetime attributes
+    combined over every day from start_date to the window end ("through") of the run that
+    last wrote it, from the daily rows of the runs that had finished by then: the rows tagged
+    with an earlier load time than the run's own ("absorbed_before"), or untagged (history).
+    Rows of finished runs never change, so a run that fails after writing it and is redone
+    absorbs nothing twice. Its marker is a row of the state table. -#}
+
+{% macro lifetime_settings(absorbed_before) -%}
+  {{ return(signals_batch.settings_fingerprint() ~ ';absorbed_before='
+            ~ (absorbed_before.strftime('%Y-%m-%d %H:%M:%S.%f') if absorbed_before is not none else 'none')) }}
+{%- endmacro %}
+
+
+{#- What the lifetime model of a group does in this run: {'rebuild': true} (from every
+    absorbable daily row) or {'rebuild': false, 'absorbed_before': ..., 'through': ...} (add
+    the rows finished since). It is rebuilt when it is new, when no run finished (no ledger),
+    when the settings changed, when the window end moved back before what it holds, or when
+    its daily table was rebuilt (the daily model forgets the marker then). -#}
+{% macro lifetime_plan(group_ident) -%}
+  {%- set plan = {'rebuild': true, 'absorbed_before': none, 'through': none} -%}
+  {%- set loaded_through = signals_batch.loaded_through() -%}
+  {%- set marker = signals_batch.previous_run(group_ident ~ '_lifetime') if is_incremental() else none -%}
+  {%- if marker is not none and loaded_through is not none -%}
+    {%- set prefix = signals_batch.settings_fingerprint() ~ ';absorbed_before=' -%}
+    {%- set through = signals_batch.end_day(modules.datetime.datetime.strptime(marker.as_of, '%Y-%m-%d').date()) -%}
+    {%- if marker.settings.startswith(prefix) and through <= signals_batch.end_day() -%}
+      {%- set text = marker.settings[prefix | length:] -%}
+      {%- do plan.update({'rebuild': false, 'through': through,
+                          'absorbed_before': none if text == 'none' else modules.datetime.datetime.strptime(text, '%Y-%m-%d %H:%M:%S.%f')}) -%}
+    {%- endif -%}
+  {%- endif -%}
+  {{ return(plan) }}
+{%- endmacro %}
+
+
+{#- Whether the attribute model may read the lifetime state: written in this run, through
+    this run's window end. -#}
+{% macro lifetime_state_ready(group_ident) -%}
+  {%- set loaded_through = signals_batch.loaded_through() -%}
+  {%- set marker = signals_batch.previous_run(group_ident ~ '_lifetime') -%}
+  {{ return(loaded_through is not none and marker is not none
+            and marker.as_of == signals_batch.as_of() | string
+            and marker.settings == signals_batch.lifetime_settings(loaded_through)) }}
+{%- endmacro %}
+
+
+{#- Pre-hook of the lifetime model: a rebuild into the existing table empties it first. -#}
+{% macro clear_lifetime_state(group_ident) -%}
+  {%- if is_incremental() and signals_batch.lifetime_plan(group_ident).rebuild -%}
+    delete from {{ this }} where true
+  {%- endif -%}
+{%- endmacro %}
+
+
+{#- Post-hook of the lifetime model: its marker. -#}
+{% macro record_lifetime_state(group_ident) -%}
+  {{ return(signals_batch.write_state_row(group_ident ~ '_lifetime',
+            signals_batch.lifetime_settings(signals_batch.loaded_through()),
+            'CAST(NULL AS BIGINT)')) }}
+{%- endmacro %}
+
+
+{#- Pre-hook of the daily models: when a daily table is rebuilt (or emptied, without a
+    ledger), the lifetime state built from its old rows no longer matches their tags. -#}
+{% macro forget_lifetime_state(group_ident) -%}
+  {%- if execute and (not is_incremental() or signals_batch.loaded_through() is none) -%}
+    {%- set state = adapter.get_relation(database=target.database, schema=target.schema,
+                                         identifier='signals_batch_state') -%}
+    {%- if state is not none -%}
+      delete from {{ state }} where model = {{ signals_batch.string_literal(group_ident ~ '_lifetime') }}
+    {%- endif -%}
+  {%- endif -%}
 {%- endmacro %}
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from signals_batch.compiler import CompiledProject, compile_project, stale_files, write_project
+from signals_batch.compiler.group import plan_group
 from signals_batch.config import Settings, load_settings
 from signals_batch.definitions import Definitions, load_definitions
 from signals_batch.errors import InvalidInput, SignalsBatchError
@@ -224,7 +225,7 @@ class Project:
         if select:
             models = ["signals_batch_events_this_run"]
             for group in groups:
-                models += [f"{group.ident}_daily", group.table_name]
+                models += plan_group(group, "").models
             command += ["--select", *models]
             if full_refresh:
                 rebuild = [g.ident for g in groups]

@@ -76,6 +76,36 @@ def test_a_group_whose_attributes_all_have_windows_reads_only_the_longest_window
     assert all(row["views_7d"] == 0 for row in rows.values())
 
 
+def test_lifetime_attributes_read_a_key_s_history_from_the_lifetime_state(tmp_path, events):
+    """A group with lifetime attributes keeps each key's lifetime partials combined in
+    `<group>_lifetime`: an incremental run reads that one row per key, this run's partials
+    and the partials of the longest window, not every day since start_date. Checked against
+    the oracle as the as-of moves forward, back and jumps, and after a daily table is
+    rebuilt (dropped by hand) right after a run: the state must not take the rebuilt rows
+    for rows it already holds."""
+    project = EngineProject(tmp_path, [CRITERIA, USER_ID_GROUP], start_date=START)
+    loads = sample_events.loads(events, 5)
+    for load, day in [(loads[0], 4), (loads[1], 6), ([], 5), (loads[2], 7), (loads[3], 19)]:
+        project.load(load)
+        project.run(as_of=START + dt.timedelta(days=day))
+        _check(project, START + dt.timedelta(days=day))
+    with connect(project.path) as con:
+        con.execute("drop table signals.logged_in_v1_daily")
+    project.load(loads[4])
+    project.run(as_of=START + dt.timedelta(days=21))
+    _check(project, START + dt.timedelta(days=21))
+    compiled = (project.path / "target" / "compiled" / "signals_project" / "models"
+                / "signals_batch" / "criteria_v1_attributes.sql").read_text()
+    d = compiled.split("\nd as (", 1)[1].split("\nbase as (", 1)[0]
+    window_first = START + dt.timedelta(days=20 - 6)  # window end (as-of - 1) - 6 days
+    assert "criteria_v1_lifetime" in d, d
+    assert f"or event_day >= DATE '{window_first}'" in d, d
+    with connect(project.path) as con:
+        rows, keys = con.execute("select count(*), count(distinct signals_key) from "
+                                 "signals.criteria_v1_lifetime").fetchone()
+    assert rows == keys > 0  # one row per key (this group counts no values)
+
+
 def test_a_group_added_later_is_built_from_the_whole_history(tmp_path, events):
     project = EngineProject(tmp_path, [NETWORK_GROUP], start_date=START)
     first, second = sample_events.loads(events, 2)

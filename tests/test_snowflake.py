@@ -37,6 +37,7 @@ from oracle import compute
 from warehouse_cases import (
     DAYS,
     GROUPS,
+    MODEL_COUNT,
     START,
     SYNC_GROUPS,
     TYPED,
@@ -230,7 +231,7 @@ def test_every_compiled_model_parses_as_snowflake_sql(state, request):
     # the models, and the data tests of the generated schema.yml (they run on Snowflake too)
     compiled = sorted((project.path / "target" / "compiled").rglob("*.sql"))
     models = [p for p in compiled if p.parent.name == "signals_batch"]
-    assert len(models) == 2 + 2 * len(GROUPS), [p.name for p in models]
+    assert len(models) == MODEL_COUNT, [p.name for p in models]
     assert len(compiled) > len(models)
     unknown = {}
     for path in compiled:

@@ -55,6 +55,11 @@ TEXT_EDGES = _group("text_edges", "domain_userid", [
     _attr("all_meta", "string_list", "unique_list", META),
 ])
 GROUPS = [*ALL_GROUPS, TEXT_EDGES]
+# models generated for GROUPS: the events of the run, the ledger, each group's daily and
+# attribute models, and a lifetime model for each group with a lifetime attribute
+MODEL_COUNT = 2 + sum(
+    3 if any("period" not in a for a in group["attributes"]) else 2 for group in GROUPS
+)
 
 
 def text_edge_events(start: dt.date) -> list[dict]:

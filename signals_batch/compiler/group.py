@@ -75,6 +75,26 @@ class AttributePlan:
     def uses_value_counts(self) -> bool:
         return self.attribute.aggregation in VALUE_COUNT_AGGREGATIONS
 
+    @property
+    def is_lifetime(self) -> bool:
+        return not self.attribute.period_days
+
+    @property
+    def merged_columns(self) -> list[tuple[str, str]]:
+        """(daily column, the function that combines it over days) of its partials."""
+        agg = self.attribute.aggregation
+        if agg in ("first", "time_since_first"):
+            fn = "min"
+        elif agg in ("last", "time_since_last"):
+            fn = "max"
+        elif agg in ("min", "max"):
+            fn = agg
+        else:
+            fn = "sum"
+        return [
+            (alias, DOUBLE_SUM if alias.endswith("_s") else fn) for alias, _ in self.daily_columns
+        ]
+
 
 @dataclass(frozen=True)
 class ValuePartial:
@@ -111,6 +131,11 @@ class GroupPlan:
         return self.group.table_name
 
     @property
+    def models(self) -> list[str]:
+        """The group's dbt models, in the order they run."""
+        return [self.daily_model, *filter(None, [self.lifetime_model]), self.attributes_model]
+
+    @property
     def key_name(self) -> str:
         return self.group.key_name
 
@@ -145,6 +170,35 @@ class GroupPlan:
         no partial older than that window can change a value of the group."""
         periods = [a.attribute.period_days for a in self.attributes]
         return max(periods) if periods and None not in periods else None
+
+    @property
+    def longest_window_days(self) -> int | None:
+        """The longest window of the group's attributes that have one."""
+        return max(self.period_days, default=None)
+
+    @property
+    def lifetime_model(self) -> str | None:
+        """The model combining each key's lifetime partials, for a group with a lifetime
+        attribute: its runs then read a key's lifetime values from one row per key (and one
+        per value counted) instead of every day of the key's history."""
+        has_lifetime = any(a.is_lifetime for a in self.attributes)
+        return f"{self.group.ident}_lifetime" if has_lifetime else None
+
+    @property
+    def lifetime_columns(self) -> list[tuple[str, str]]:
+        """(daily column, combining function) of the lifetime attributes' partials."""
+        return [c for a in self.attributes if a.is_lifetime for c in a.merged_columns]
+
+    @property
+    def lifetime_column_names(self) -> set[str]:
+        return {alias for alias, _ in self.lifetime_columns}
+
+    @property
+    def lifetime_value_ofs(self) -> list[int]:
+        """The value partials (signals_value_of) a lifetime attribute reads."""
+        return sorted(
+            {a.value_of for a in self.attributes if a.is_lifetime and a.value_of is not None}
+        )
 
     @property
     def has_time_since(self) -> bool:

@@ -88,7 +88,7 @@ def compile_project(
         files[MODELS_DIR / f"{EVENTS_MODEL}.sql"] = env.get_template(
             "events_this_run.sql.j2"
         ).render(required_columns=_jinja_literal(required), **common)
-        after = [m for p in plans for m in (p.daily_model, p.attributes_model)]
+        after = [m for p in plans for m in p.models]
         files[MODELS_DIR / f"{LEDGER_MODEL}.sql"] = env.get_template("event_ids.sql.j2").render(
             after=after, **common
         )
@@ -96,6 +96,10 @@ def compile_project(
         files[MODELS_DIR / f"{plan.daily_model}.sql"] = env.get_template("daily.sql.j2").render(
             g=plan, **common
         )
+        if plan.lifetime_model:
+            files[MODELS_DIR / f"{plan.lifetime_model}.sql"] = env.get_template(
+                "lifetime.sql.j2"
+            ).render(g=plan, **common)
         files[MODELS_DIR / f"{plan.attributes_model}.sql"] = env.get_template(
             "attributes.sql.j2"
         ).render(g=plan, **common)
