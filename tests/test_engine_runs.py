@@ -99,7 +99,8 @@ def test_lifetime_attributes_read_a_key_s_history_from_the_lifetime_state(tmp_pa
     d = compiled.split("\nd as (", 1)[1].split("\nbase as (", 1)[0]
     window_first = START + dt.timedelta(days=20 - 6)  # window end (as-of - 1) - 6 days
     assert "criteria_v1_lifetime" in d, d
-    assert f"or event_day >= DATE '{window_first}'" in d, d
+    assert f"and event_day between DATE '{window_first}'" in d, d
+    assert f"and event_day < DATE '{window_first}'\n      and signals_batch_run = " in d, d
     with connect(project.path) as con:
         rows, keys = con.execute("select count(*), count(distinct signals_key) from "
                                  "signals.criteria_v1_lifetime").fetchone()
