@@ -86,12 +86,12 @@
 {%- endmacro %}
 
 
-{#- Whether the attribute model may read the lifetime state: written in this run, through
-    this run's window end. -#}
+{#- Whether the attribute model may read the lifetime state: written for this run's ledger
+    position (none: no ledger, every daily row absorbed) through this run's window end. -#}
 {% macro lifetime_state_ready(group_ident) -%}
   {%- set loaded_through = signals_batch.loaded_through() -%}
   {%- set marker = signals_batch.previous_run(group_ident ~ '_lifetime') -%}
-  {{ return(loaded_through is not none and marker is not none
+  {{ return(marker is not none
             and marker.as_of == signals_batch.as_of() | string
             and marker.settings == signals_batch.lifetime_settings(loaded_through)) }}
 {%- endmacro %}
