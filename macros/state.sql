@@ -25,9 +25,18 @@
 {%- endmacro %}
 
 
-{% macro record_run(model_name) -%}
-  {{ return(signals_batch.write_state_row(model_name, signals_batch.settings_fingerprint(),
+{#- definition: the digest of the group's definition (GroupPlan.definition_hash), kept after
+    the settings; signals-batch rebuilds a group whose definition changed since. -#}
+{% macro record_run(model_name, definition=none) -%}
+  {{ return(signals_batch.write_state_row(model_name,
+            signals_batch.settings_fingerprint() ~ (';definition=' ~ definition if definition else ''),
             "count(case when updated_at = " ~ signals_batch.run_started_literal() ~ " then 1 end)")) }}
+{%- endmacro %}
+
+
+{#- The settings part of a state row's `settings` (without the definition digest). -#}
+{% macro recorded_settings(settings) -%}
+  {{ return(settings.split(';definition=')[0]) }}
 {%- endmacro %}
 
 {#- changed_sql: how many rows this run wrote (an aggregate over the model's table). -#}

@@ -222,6 +222,12 @@ class Project:
 
         command = ["run"]
         rebuild = None
+        redefined = [] if full_refresh else self._redefined_groups(groups)
+        for ident in redefined:
+            notices.append(
+                f"group {ident}: its definition changed since its last run: rebuilding it from "
+                "all events (Signals expects a new version for a changed definition)"
+            )
         if select:
             models = ["signals_batch_events_this_run"]
             for group in groups:
@@ -235,6 +241,8 @@ class Project:
         else:
             command += ["--select", "path:models/signals_batch"]
 
+        if redefined:
+            rebuild = sorted({*(rebuild or []), *redefined})
         result = self.dbt(command, vars=self.dbt_vars(rebuild), progress=progress, as_of=as_of)
         if full_refresh and not select:
             pending.unlink(missing_ok=True)
@@ -400,6 +408,21 @@ class Project:
         finally:
             store.close()
         return report
+
+    def _redefined_groups(self, groups) -> list[str]:
+        """The groups whose definition digest differs from the one their last run recorded
+        (a group edited without a new version): their partials no longer match it."""
+        try:
+            state = self._read_state()
+        except SignalsBatchError:
+            return []  # no warehouse yet, or unreachable: the run itself will say so
+        redefined = []
+        for group in groups:
+            recorded = (state.get(group.ident) or {}).get("settings") or ""
+            _, found, digest = recorded.partition(";definition=")
+            if found and digest != plan_group(group, "").definition_hash:
+                redefined.append(group.ident)
+        return redefined
 
     def _read_state(self) -> dict[str, dict[str, Any]]:
         """The run state table (`WarehouseReader.read_state`) of the project's warehouse."""

@@ -107,6 +107,32 @@ def test_lifetime_attributes_read_a_key_s_history_from_the_lifetime_state(tmp_pa
     assert rows == keys > 0  # one row per key (this group counts no values)
 
 
+def test_a_group_edited_without_a_new_version_is_rebuilt_from_all_events(tmp_path, events):
+    """Signals wants a new version for a changed definition, but a YAML file is easily edited
+    in place: the partials of the old definition must not keep counting. A description-only
+    edit changes no value and rebuilds nothing."""
+    first, second = sample_events.loads(events, 2)
+    project = EngineProject(tmp_path, [USER_ID_GROUP, NETWORK_GROUP], start_date=START)
+    project.load(first)
+    project.run(as_of=START + dt.timedelta(days=6))
+    edited = json.loads(json.dumps(USER_ID_GROUP))
+    edited["attributes"][0]["events"] = [{"name": "page_view"}]  # purchases -> page views
+    _set_groups(project, [edited, NETWORK_GROUP])
+    project.load(second)
+    summary = project.run(as_of=START + dt.timedelta(days=8))
+    assert [n for n in summary.notices if "definition changed" in n] == [
+        "group logged_in_v1: its definition changed since its last run: rebuilding it from all "
+        "events (Signals expects a new version for a changed definition)"]
+    _check(project, START + dt.timedelta(days=8))
+    before = project.tables()
+    edited["description"] = "logged-in users"
+    edited["attributes"][1]["description"] = "the first page they saw"
+    _set_groups(project, [edited, NETWORK_GROUP])
+    summary = project.run(as_of=START + dt.timedelta(days=8))
+    assert not [n for n in summary.notices if "definition changed" in n], summary.notices
+    assert project.tables() == before  # not one updated_at moved
+
+
 def test_a_group_added_later_is_built_from_the_whole_history(tmp_path, events):
     project = EngineProject(tmp_path, [NETWORK_GROUP], start_date=START)
     first, second = sample_events.loads(events, 2)

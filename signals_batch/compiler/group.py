@@ -7,6 +7,7 @@ run reads this run's events plus the partials of the keys it touches, never the 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 
@@ -129,6 +130,23 @@ class GroupPlan:
     @property
     def attributes_model(self) -> str:
         return self.group.table_name
+
+    @property
+    def definition_hash(self) -> str:
+        """A digest of what the group's values depend on (its key and attributes, not their
+        descriptions or ttl): a run that finds another one recorded rebuilds the group."""
+        group = self.group
+        data = {
+            "attribute_key": group.attribute_key.model_dump(
+                mode="json", exclude_defaults=True, exclude={"description", "owner", "ttl"}
+            ),
+            "attributes": [
+                a.model_dump(mode="json", exclude_defaults=True, exclude={"description", "ttl"})
+                for a in group.attributes or []
+            ],
+        }
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     @property
     def models(self) -> list[str]:

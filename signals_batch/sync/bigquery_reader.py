@@ -268,9 +268,9 @@ class BigQueryReader(WarehouseReader):
         if state is None:
             return {}
         rows = [
-            (r[0], r[1], _naive_utc(r[2]), r[3], r[4])
+            (r[0], r[1], _naive_utc(r[2]), r[3], r[4], r[5])
             for r in self._query(
-                f"select model, as_of, run_started_at, row_count, changed_count "
+                f"select model, as_of, run_started_at, row_count, changed_count, settings "
                 f"from {state.relation}")
         ]
         events = self._find(project, schema, "signals_batch_events_this_run")

@@ -71,7 +71,7 @@ class DuckDBReader(WarehouseReader):
         if not found:
             return {}
         rows = con.execute(
-            f"select model, as_of, run_started_at, row_count, changed_count "
+            f"select model, as_of, run_started_at, row_count, changed_count, settings "
             f'from "{schema}".signals_batch_state'
         ).fetchall()
         new_events = con.execute(

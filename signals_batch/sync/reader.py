@@ -99,7 +99,7 @@ class WarehouseReader(ABC):
     @abstractmethod
     def read_state(self, schema: str) -> dict[str, dict[str, Any]]:
         """The `signals_batch_state` table of the last runs, per model: as_of, run_started_at,
-        row_count, changed_count; plus `signals_batch_events_this_run`: {row_count}. Empty
+        row_count, changed_count, settings; plus `signals_batch_events_this_run`: {row_count}. Empty
         when no run has written it yet."""
 
     def sync_session(self) -> contextlib.AbstractContextManager[None]:
@@ -117,14 +117,15 @@ class WarehouseReader(ABC):
 
 
 def state_rows(rows: list[tuple], new_events: int | None) -> dict[str, dict[str, Any]]:
-    """The state table's rows (model, as_of, run_started_at, row_count, changed_count) as
-    `WarehouseReader.read_state` returns them."""
+    """The state table's rows (model, as_of, run_started_at, row_count, changed_count,
+    settings) as `WarehouseReader.read_state` returns them."""
     state: dict[str, dict[str, Any]] = {
         r[0]: {
             "as_of": r[1],
             "run_started_at": r[2],
             "row_count": None if r[3] is None else int(r[3]),
             "changed_count": None if r[4] is None else int(r[4]),
+            "settings": r[5],
         }
         for r in rows
     }

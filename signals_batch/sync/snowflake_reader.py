@@ -332,7 +332,7 @@ class SnowflakeReader(WarehouseReader):
         if state is None:
             return {}
         cursor = self._execute(
-            f"select model, as_of, run_started_at, row_count, changed_count "
+            f"select model, as_of, run_started_at, row_count, changed_count, settings "
             f"from {state.relation}")
         rows = cursor.fetchall()
         events = self._find(database, schema, "signals_batch_events_this_run")
