@@ -147,17 +147,20 @@ class Project:
         progress: ProgressCallback | None = None,
         as_of: dt.date | None = None,
     ) -> DbtResult:
-        # a profiles.yml dbt cannot use is the user's input to fix (exit 2, no secret in the
-        # message), said before dbt starts; the adapter is one whose macros we ship
         env = self.dbt_env(as_of)
+        self.check_profile(env)
+        return invoke_dbt(command, self.dir, vars=vars, env=env, progress=progress)
+
+    def check_profile(self, env: dict[str, str] | None = None) -> None:
+        """A profiles.yml dbt cannot use is the user's input to fix (exit 2, no secret in the
+        message), said before anything connects; the adapter is one whose macros we ship."""
         adapter = profile_type(self.dir)
         if adapter not in SUPPORTED_WAREHOUSES:
             raise InvalidInput(
                 f"{self.dir / 'profiles.yml'}: the target uses the dbt adapter {adapter!r}; "
                 f"signals-batch runs on {', '.join(SUPPORTED_WAREHOUSES)}"
             )
-        dbt_target(self.dir, env)
-        return invoke_dbt(command, self.dir, vars=vars, env=env, progress=progress)
+        dbt_target(self.dir, env if env is not None else self.dbt_env())
 
     # ------------------------------------------------------------------ run
 
@@ -222,6 +225,7 @@ class Project:
 
         command = ["run"]
         rebuild = None
+        self.check_profile()  # before the state is read with it
         redefined = [] if full_refresh else self._redefined_groups(groups)
         for ident in redefined:
             notices.append(
