@@ -73,14 +73,14 @@
 {%- endmacro %}
 
 
-{#- What the lifetime model of a group does in this run: {'rebuild': true} (from every
+{#- What the lifetime model of a group does in this run (`loaded_through`: the run's
+    ledger position): {'rebuild': true} (from every
     absorbable daily row) or {'rebuild': false, 'absorbed_before': ..., 'through': ...} (add
     the rows finished since). It is rebuilt when it is new, when no run finished (no ledger),
     when the settings changed, when the window end moved back before what it holds, or when
     its daily table was rebuilt (the daily model forgets the marker then). -#}
-{% macro lifetime_plan(group_ident) -%}
+{% macro lifetime_plan(group_ident, loaded_through) -%}
   {%- set plan = {'rebuild': true, 'absorbed_before': none, 'through': none} -%}
-  {%- set loaded_through = signals_batch.loaded_through() -%}
   {%- set marker = signals_batch.previous_run(group_ident ~ '_lifetime') if is_incremental() else none -%}
   {%- if marker is not none and loaded_through is not none -%}
     {%- set prefix = signals_batch.settings_fingerprint() ~ ';absorbed_before=' -%}
@@ -96,9 +96,9 @@
 
 
 {#- Whether the attribute model may read the lifetime state: written for this run's ledger
-    position (none: no ledger, every daily row absorbed) through this run's window end. -#}
-{% macro lifetime_state_ready(group_ident) -%}
-  {%- set loaded_through = signals_batch.loaded_through() -%}
+    position (`loaded_through`; none: no ledger, every daily row absorbed) through this run's
+    window end. -#}
+{% macro lifetime_state_ready(group_ident, loaded_through) -%}
   {%- set marker = signals_batch.previous_run(group_ident ~ '_lifetime') -%}
   {{ return(marker is not none
             and marker.as_of == signals_batch.as_of() | string
@@ -108,7 +108,7 @@
 
 {#- Pre-hook of the lifetime model: a rebuild into the existing table empties it first. -#}
 {% macro clear_lifetime_state(group_ident) -%}
-  {%- if is_incremental() and signals_batch.lifetime_plan(group_ident).rebuild -%}
+  {%- if is_incremental() and signals_batch.lifetime_plan(group_ident, signals_batch.loaded_through()).rebuild -%}
     delete from {{ this }} where true
   {%- endif -%}
 {%- endmacro %}

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from signals_batch.compiler import CompiledProject, compile_project, stale_files, write_project
-from signals_batch.compiler.group import plan_group
+from signals_batch.compiler.group import GroupPlan
 from signals_batch.config import Settings, load_settings
 from signals_batch.definitions import Definitions, load_definitions
 from signals_batch.errors import InvalidInput, SignalsBatchError
@@ -204,7 +204,9 @@ class Project:
         groups = self.definitions.select(select)
         if not groups:
             raise InvalidInput("no batch groups to run: add definitions (see `signals-batch init`)")
-        changed = self.generate()
+        compiled = self.compile()
+        plans = {plan.ident: plan for plan in compiled.plans}
+        changed = write_project(self.dir, compiled)
         if changed:
             notices.append(f"generated {len(changed)} file(s) from the definitions")
 
@@ -226,7 +228,7 @@ class Project:
         command = ["run"]
         rebuild = None
         self.check_profile()  # before the state is read with it
-        redefined = [] if full_refresh else self._redefined_groups(groups)
+        redefined = [] if full_refresh else self._redefined_groups([plans[g.ident] for g in groups])
         for ident in redefined:
             notices.append(
                 f"group {ident}: its definition changed since its last run: rebuilding it from "
@@ -235,7 +237,7 @@ class Project:
         if select:
             models = ["signals_batch_events_this_run"]
             for group in groups:
-                models += plan_group(group, "").models
+                models += plans[group.ident].models
             command += ["--select", *models]
             if full_refresh:
                 rebuild = [g.ident for g in groups]
@@ -413,7 +415,7 @@ class Project:
             store.close()
         return report
 
-    def _redefined_groups(self, groups) -> list[str]:
+    def _redefined_groups(self, plans: list[GroupPlan]) -> list[str]:
         """The groups whose definition digest differs from the one their last run recorded
         (a group edited without a new version): their partials no longer match it."""
         try:
@@ -421,11 +423,11 @@ class Project:
         except SignalsBatchError:
             return []  # no warehouse yet, or unreachable: the run itself will say so
         redefined = []
-        for group in groups:
-            recorded = (state.get(group.ident) or {}).get("settings") or ""
+        for plan in plans:
+            recorded = (state.get(plan.ident) or {}).get("settings") or ""
             _, found, digest = recorded.partition(";definition=")
-            if found and digest != plan_group(group, "").definition_hash:
-                redefined.append(group.ident)
+            if found and digest != plan.definition_hash:
+                redefined.append(plan.ident)
         return redefined
 
     def _read_state(self) -> dict[str, dict[str, Any]]:

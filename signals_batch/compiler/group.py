@@ -84,17 +84,20 @@ class AttributePlan:
     def merged_columns(self) -> list[tuple[str, str]]:
         """(daily column, the function that combines it over days) of its partials."""
         agg = self.attribute.aggregation
-        if agg in ("first", "time_since_first"):
-            fn = "min"
-        elif agg in ("last", "time_since_last"):
-            fn = "max"
-        elif agg in ("min", "max"):
-            fn = agg
-        else:
-            fn = "sum"
-        return [
-            (alias, DOUBLE_SUM if alias.endswith("_s") else fn) for alias, _ in self.daily_columns
-        ]
+        return [(alias, combining_function(agg, alias)) for alias, _ in self.daily_columns]
+
+
+def combining_function(aggregation: str, column: str) -> str:
+    """The aggregate that combines a daily partial column over days (and runs)."""
+    if column.endswith("_s"):
+        return DOUBLE_SUM
+    if aggregation in ("first", "time_since_first"):
+        return "min"
+    if aggregation in ("last", "time_since_last"):
+        return "max"
+    if aggregation in ("min", "max"):
+        return aggregation
+    return "sum"
 
 
 @dataclass(frozen=True)
@@ -186,8 +189,7 @@ class GroupPlan:
     def longest_period_days(self) -> int | None:
         """The longest window when every attribute has one (None: some attribute is lifetime):
         no partial older than that window can change a value of the group."""
-        periods = [a.attribute.period_days for a in self.attributes]
-        return max(periods) if periods and None not in periods else None
+        return None if self.lifetime_model else self.longest_window_days
 
     @property
     def longest_window_days(self) -> int | None:
@@ -321,7 +323,9 @@ def _value_partials(plans: list[AttributePlan], matches: list[str]) -> list[Valu
 # --------------------------------------------------------------------------- attribute stage
 
 
-def window_sum(plan: AttributePlan, column: str, fn: str = "sum") -> str:
+def window_sum(plan: AttributePlan, column: str) -> str:
+    """The column's partials combined over the attribute's window."""
+    fn = combining_function(plan.attribute.aggregation, column)
     return f"{fn}(case when {{{{ {plan.window} }}}} then {column} end)"
 
 
@@ -334,17 +338,15 @@ def combined_sql(plan: AttributePlan) -> str | None:
     if agg == "counter":
         return f"coalesce({window_sum(plan, f'{a}_n')}, 0)"
     if agg == "sum":
-        return f"coalesce({window_sum(plan, f'{a}_s', DOUBLE_SUM)}, 0)"
+        return f"coalesce({window_sum(plan, f'{a}_s')}, 0)"
     if agg == "mean":
-        total = window_sum(plan, f"{a}_s", DOUBLE_SUM)
-        return f"{total} / nullif({window_sum(plan, f'{a}_c')}, 0)"
+        return f"{window_sum(plan, f'{a}_s')} / nullif({window_sum(plan, f'{a}_c')}, 0)"
     if agg in ("min", "max"):
-        return window_sum(plan, f"{a}_m", agg)
+        return window_sum(plan, f"{a}_m")
     if agg in ("first", "last"):
-        packed = window_sum(plan, f"{a}_f", "min" if agg == "first" else "max")
-        return macro("unpack_first", _jinja_concat_sql(packed))
+        return macro("unpack_first", _jinja_concat_sql(window_sum(plan, f"{a}_f")))
     if agg in ("time_since_first", "time_since_last"):
-        stamp = window_sum(plan, f"{a}_t", "min" if agg == "time_since_first" else "max")
+        stamp = window_sum(plan, f"{a}_t")
         seconds = (
             "{{ signals_batch.seconds_between(%s, signals_batch.timestamp_literal(window_end)) }}"
             % (_jinja_concat_sql(stamp))
