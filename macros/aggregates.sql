@@ -16,6 +16,35 @@
   fsum
 {%- endmacro %}
 
+{#- `function` over the rows where `condition` holds. DuckDB's FILTER clause skips the other
+    rows before the expression is built: for first/last, whose expression packs a struct for
+    every row, that is ~0.5 s of a daily model over 10M events (measured in bench/). -#}
+{% macro filtered_aggregate(function, expression, condition) -%}
+  {{ return(adapter.dispatch('filtered_aggregate', 'signals_batch')(function, expression, condition)) }}
+{%- endmacro %}
+
+{% macro default__filtered_aggregate(function, expression, condition) -%}
+  {{ function }}(CASE WHEN {{ condition }} THEN {{ expression }} END)
+{%- endmacro %}
+
+{% macro duckdb__filtered_aggregate(function, expression, condition) -%}
+  {{ function }}({{ expression }}) FILTER (WHERE {{ condition }})
+{%- endmacro %}
+
+{#- A common table expression the query reads more than once that should be recomputed in
+    each place rather than stored: DuckDB would otherwise copy every row and column of the
+    events into a temporary result (the daily models: ~8% of their time). -#}
+{% macro inline_cte() -%}
+  {{ return(adapter.dispatch('inline_cte', 'signals_batch')()) }}
+{%- endmacro %}
+
+{% macro default__inline_cte() -%}
+{%- endmacro %}
+
+{% macro duckdb__inline_cte() -%}
+  NOT MATERIALIZED
+{%- endmacro %}
+
 {#- first/last: pack (event time, event_id, value) so min/max pick the earliest/latest event,
     ties going to the smallest/largest event_id. -#}
 {% macro pack_first(tstamp, event_id, value) -%}
@@ -207,4 +236,35 @@
   {%- else -%}
     coalesce({{ expr }}, {{ signals_batch.cast_text(signals_batch.string_literal(value | string | lower if value is sameas true or value is sameas false else value | string), type_name) }})
   {%- endif -%}
+{%- endmacro %}
+
+
+{#- Whether a CTE read more than once is computed once: a daily model then takes the value
+    counts of the properties with one value a day (the day, week or month of
+    derived_tstamp) from its key-and-day aggregate instead of grouping the events again.
+    DuckDB is told to (materialized_cte); BigQuery computes a CTE again for each read, and
+    Snowflake decides case by case, so elsewhere the separate GROUP BY stays. -#}
+{% macro cte_computed_once() -%}
+  {{ return(adapter.dispatch('cte_computed_once', 'signals_batch')()) }}
+{%- endmacro %}
+
+{% macro default__cte_computed_once() -%}
+  {{ return(false) }}
+{%- endmacro %}
+
+{% macro duckdb__cte_computed_once() -%}
+  {{ return(true) }}
+{%- endmacro %}
+
+{#- Keep a CTE's result rather than recompute it for each read (DuckDB decides by itself
+    otherwise, and its choice depends on the query's shape). -#}
+{% macro materialized_cte() -%}
+  {{ return(adapter.dispatch('materialized_cte', 'signals_batch')()) }}
+{%- endmacro %}
+
+{% macro default__materialized_cte() -%}
+{%- endmacro %}
+
+{% macro duckdb__materialized_cte() -%}
+  MATERIALIZED
 {%- endmacro %}

@@ -420,8 +420,10 @@ def sync(
     ] = 60.0,
     as_json: JsonFlag = False,
 ) -> None:
-    """Push the rows that changed since the last sync into the Profiles Store, then
-    republish the groups online through the Signals API."""
+    """Push the rows changed since the last sync into the Profiles Store, then republish.
+
+    The groups are republished with `online: true` through the Signals API (`signals_api.url`
+    in signals_batch.yml); without one, only the rows are pushed."""
     project = _project(project_dir)
     summary = project.sync(
         store_type=store,

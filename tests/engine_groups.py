@@ -88,6 +88,11 @@ AGGREGATIONS = _group("aggregations", "domain_userid", [
     _attr("months", "int32_list", "unique_list", {**DERIVED, "date_part": "month_of_year"}),
     _attr("weeks", "string_list", "unique_list", {**DERIVED, "date_part": "active_week"}),
     _attr("first_month", "string", "first", {**DERIVED, "date_part": "active_month"}),
+    # value counts of a property with one value a day, taken from the key-and-day aggregate
+    _attr("busiest_day_7d", "string", "most_frequent", {**DERIVED, "date_part": "active_day"},
+          events=[PAGE_VIEW], period="P7D"),
+    _attr("events_per_month", "dict", "category_count",
+          {**DERIVED, "date_part": "active_month"}),
     _attr("coupon_or_none", "string", "most_frequent", COUPON, events=[PURCHASE_1],
           default_value="none"),
     _attr("categories_or_default", "string_list", "unique_list", CATEGORY,

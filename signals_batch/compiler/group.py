@@ -24,6 +24,7 @@ from signals_batch.compiler.expressions import (
 )
 from signals_batch.definitions.models import (
     NUMERIC_TYPES,
+    AtomicProperty,
     Attribute,
     AttributeGroup,
 )
@@ -110,6 +111,21 @@ class ValuePartial:
     match: str  # flag column (m<i>) of the first attribute using it
     value: str  # text column of the property
     users: tuple[str, ...]
+    one_per_day: bool = False  # every event of a key and event day has the same value
+
+
+# The day, week and month of derived_tstamp are one value per event day (event_day is
+# derived_tstamp's date), so their value counts come from the key-and-day aggregate.
+_DAY_VALUED_DATE_PARTS = {"active_day", "active_week", "active_month"}
+
+
+def _one_value_per_day(attribute: Attribute) -> bool:
+    prop = attribute.property
+    return (
+        isinstance(prop, AtomicProperty)
+        and prop.name == "derived_tstamp"
+        and prop.date_part in _DAY_VALUED_DATE_PARTS
+    )
 
 
 @dataclass
@@ -125,6 +141,15 @@ class GroupPlan:
     @property
     def ident(self) -> str:
         return self.group.ident
+
+    @property
+    def day_valued_partials(self) -> list[tuple[int, ValuePartial]]:
+        """(signals_value_of, partial) of the value partials with one value per key and day."""
+        return [(i, p) for i, p in enumerate(self.value_partials) if p.one_per_day]
+
+    @property
+    def other_value_partials(self) -> list[tuple[int, ValuePartial]]:
+        return [(i, p) for i, p in enumerate(self.value_partials) if not p.one_per_day]
 
     @property
     def daily_model(self) -> str:
@@ -263,9 +288,10 @@ def _daily_columns(plan: AttributePlan, match: str) -> list[tuple[str, str]]:
             expr = value
         return [(f"{a}_m", f"{agg}(case when {match} then {expr} end)")]
     if agg in ("first", "last"):
-        packed = macro("pack_first", "'derived_tstamp'", "'event_id'", jinja_string(value))
+        packed = call("pack_first", "'derived_tstamp'", "'event_id'", jinja_string(value))
         fn = "min" if agg == "first" else "max"
-        return [(f"{a}_f", f"{fn}(case when {match} then {packed} end)")]
+        aggregate = macro("filtered_aggregate", jinja_string(fn), packed, jinja_string(has_value))
+        return [(f"{a}_f", aggregate)]
     if agg in VALUE_COUNT_AGGREGATIONS:
         return []  # ValuePartial rows
     if agg in ("time_since_first", "time_since_last"):
@@ -311,11 +337,12 @@ def _value_partials(plans: list[AttributePlan], matches: list[str]) -> list[Valu
         pair = (matches[plan.index], plan.value_alias)
         if pair not in found:
             found[pair] = len(partials)
-            partials.append(ValuePartial(f"m{plan.index}", plan.value_alias, ()))
+            one_per_day = _one_value_per_day(plan.attribute)
+            partials.append(ValuePartial(f"m{plan.index}", plan.value_alias, (), one_per_day))
         plan.value_of = found[pair]
         partial = partials[plan.value_of]
         partials[plan.value_of] = ValuePartial(
-            partial.match, partial.value, (*partial.users, plan.name)
+            partial.match, partial.value, (*partial.users, plan.name), partial.one_per_day
         )
     return partials
 
