@@ -505,8 +505,16 @@ def status(
     """Per group: last run, as-of, rows, keys changed, store watermark and rows pending."""
     project = _project(project_dir)
     report = project.status(store_type=store)
+    removed = [
+        f"{ident}: no longer in the definitions; its tables ({ident}_daily, "
+        f"{ident}_attributes, ...) remain in {project.settings.target_schema}: drop them "
+        "when nothing reads them"
+        for ident in project.removed_groups()
+    ]
     if as_json:
         _emit_json(report)
+        for notice in removed:
+            _notice(notice)
         return
     table = Table(title="signals-batch status")
     for column in ("group", "last run", "as of", "rows", "changed", "watermark", "pending"):
@@ -524,6 +532,8 @@ def status(
     out.print(table)
     if report:
         _notice(f"store: {report[0]['store']}")
+    for notice in removed:
+        _notice(notice)
 
 
 @app.command()

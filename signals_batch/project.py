@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
@@ -38,6 +39,9 @@ PENDING_FULL_REFRESH = "full_refresh_pending"
 RUN_SETTINGS = "run_settings.json"
 RUN_LOCK = "run.lock"
 DEFAULT_RUN_LOCK_TIMEOUT = 60.0
+# A group's row in the run state is its ident, `<name>_v<version>` (lifetime markers and the
+# run's own rows have other names).
+_GROUP_STATE_ROW = re.compile(r".+_v[0-9]+")
 
 
 class RunLocked(SignalsBatchError):
@@ -414,6 +418,16 @@ class Project:
         finally:
             store.close()
         return report
+
+    def removed_groups(self) -> list[str]:
+        """Groups the warehouse has run state for that the definitions no longer have: like
+        the tables of a deleted dbt model, their tables stay until someone drops them."""
+        try:
+            state = self._read_state()
+        except SignalsBatchError:
+            return []
+        defined = {g.ident for g in self.definitions.batch_groups}
+        return sorted(m for m in state if _GROUP_STATE_ROW.fullmatch(m) and m not in defined)
 
     def _redefined_groups(self, plans: list[GroupPlan]) -> list[str]:
         """The groups whose definition digest differs from the one their last run recorded

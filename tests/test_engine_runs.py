@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cli_helpers import run_cli
 from engine import EngineProject, differences
 from engine_groups import (
     AGGREGATIONS,
@@ -29,6 +30,7 @@ from oracle import compute
 
 from signals_batch import sample_events
 from signals_batch.errors import InvalidInput, SignalsBatchError
+from signals_batch.project import Project
 from signals_batch.warehouse import connect
 
 pytestmark = pytest.mark.dbt
@@ -142,6 +144,31 @@ def test_a_group_added_later_is_built_from_the_whole_history(tmp_path, events):
     project.load(second)
     project.run(as_of=START + dt.timedelta(days=8))
     _check(project, START + dt.timedelta(days=8))
+
+
+def test_a_group_removed_from_the_definitions_is_left_alone_and_named_by_status(
+        tmp_path, events, capsys):
+    """Like dbt with a deleted model: the remaining groups run as before, the removed group's
+    tables are not touched (nor dropped), and `status` names it with what to do."""
+    first, second = sample_events.loads(events, 2)
+    project = EngineProject(tmp_path, [USER_ID_GROUP, NETWORK_GROUP], start_date=START)
+    project.load(first)
+    project.run(as_of=START + dt.timedelta(days=6))
+    removed_table = project.tables()["logged_in_v1_attributes"]
+    assert project.project.removed_groups() == []
+    _set_groups(project, [NETWORK_GROUP])
+    project.load(second)
+    project.run(as_of=START + dt.timedelta(days=8))
+    _check(project, START + dt.timedelta(days=8))
+    project.groups = [USER_ID_GROUP, NETWORK_GROUP]  # read the removed group's table too
+    assert project.tables()["logged_in_v1_attributes"] == removed_table
+    assert Project(tmp_path).removed_groups() == ["logged_in_v1"]
+    result = run_cli(capsys, "status", "-p", str(tmp_path), "--json")
+    assert result.code == 0, result.err
+    assert [g["group"] for g in json.loads(result.out)] == ["network_v2"]
+    assert ("logged_in_v1: no longer in the definitions; its tables (logged_in_v1_daily, "
+            "logged_in_v1_attributes, ...) remain in signals: drop them when nothing reads "
+            "them") in result.err
 
 
 def test_one_group_at_a_time_then_all_groups(tmp_path, events):
