@@ -504,12 +504,13 @@ def status(
 ) -> None:
     """Per group: last run, as-of, rows, keys changed, store watermark and rows pending."""
     project = _project(project_dir)
-    report = project.status(store_type=store)
+    status_report = project.status_report(store_type=store)
+    report = status_report.groups
     removed = [
         f"{ident}: no longer in the definitions; its tables ({ident}_daily, "
         f"{ident}_attributes, ...) remain in {project.settings.target_schema}: drop them "
         "when nothing reads them"
-        for ident in project.removed_groups()
+        for ident in status_report.removed
     ]
     if as_json:
         _emit_json(report)

@@ -44,6 +44,15 @@ DEFAULT_RUN_LOCK_TIMEOUT = 60.0
 _GROUP_STATE_ROW = re.compile(r".+_v[0-9]+")
 
 
+@dataclass
+class StatusReport:
+    """One entry per defined group (`Project.status`), and the groups removed from the
+    definitions whose tables remain: like a deleted dbt model's, until someone drops them."""
+
+    groups: list[dict[str, Any]]
+    removed: list[str]
+
+
 class RunLocked(SignalsBatchError):
     """Another `run` (or `test`) of the same project holds its run lock (exit 1)."""
 
@@ -380,6 +389,11 @@ class Project:
 
     def status(self, store_type: str | None = None) -> list[dict[str, Any]]:
         """Per group: last run, rows, the store's watermark and the rows waiting for a sync."""
+        return self.status_report(store_type).groups
+
+    def status_report(self, store_type: str | None = None) -> StatusReport:
+        """`status`, plus the groups removed from the definitions whose run state (and so
+        tables) the warehouse still has, read in the same warehouse session."""
         from signals_batch.sync.source import row_source
 
         groups = self.definitions.batch_groups + self.definitions.external_groups
@@ -388,6 +402,10 @@ class Project:
         try:
             with self.warehouse() as reader:
                 state = reader.read_state(self.settings.target_schema)
+                defined = {g.ident for g in groups}
+                removed = sorted(
+                    m for m in state if _GROUP_STATE_ROW.fullmatch(m) and m not in defined
+                )
                 for group in groups:
                     run = state.get(group.ident, {})
                     watermark = store.get_watermark(group.ident)
@@ -417,17 +435,7 @@ class Project:
                     )
         finally:
             store.close()
-        return report
-
-    def removed_groups(self) -> list[str]:
-        """Groups the warehouse has run state for that the definitions no longer have: like
-        the tables of a deleted dbt model, their tables stay until someone drops them."""
-        try:
-            state = self._read_state()
-        except SignalsBatchError:
-            return []
-        defined = {g.ident for g in self.definitions.batch_groups}
-        return sorted(m for m in state if _GROUP_STATE_ROW.fullmatch(m) and m not in defined)
+        return StatusReport(report, removed)
 
     def _redefined_groups(self, plans: list[GroupPlan]) -> list[str]:
         """The groups whose definition digest differs from the one their last run recorded

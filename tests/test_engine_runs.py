@@ -155,14 +155,14 @@ def test_a_group_removed_from_the_definitions_is_left_alone_and_named_by_status(
     project.load(first)
     project.run(as_of=START + dt.timedelta(days=6))
     removed_table = project.tables()["logged_in_v1_attributes"]
-    assert project.project.removed_groups() == []
+    assert project.project.status_report().removed == []
     _set_groups(project, [NETWORK_GROUP])
     project.load(second)
     project.run(as_of=START + dt.timedelta(days=8))
     _check(project, START + dt.timedelta(days=8))
     project.groups = [USER_ID_GROUP, NETWORK_GROUP]  # read the removed group's table too
     assert project.tables()["logged_in_v1_attributes"] == removed_table
-    assert Project(tmp_path).removed_groups() == ["logged_in_v1"]
+    assert Project(tmp_path).status_report().removed == ["logged_in_v1"]
     result = run_cli(capsys, "status", "-p", str(tmp_path), "--json")
     assert result.code == 0, result.err
     assert [g["group"] for g in json.loads(result.out)] == ["network_v2"]
