@@ -7,6 +7,46 @@
 {%- endmacro %}
 
 
+{#- What the ledger stores for an event_id. DuckDB: a UUID (16 bytes, compared as one number:
+    the anti-join of every run reads the whole ledger, and strings made it twice as slow):
+    the id itself when it is a UUID written the canonical way (lower case, with hyphens),
+    else the UUID of its MD5, so that two different ids never share a value. Elsewhere: the id. -#}
+{% macro ledger_event_id(expression) -%}
+  {{ return(adapter.dispatch('ledger_event_id', 'signals_batch')(expression)) }}
+{%- endmacro %}
+
+{% macro default__ledger_event_id(expression) -%}
+  {{ return(expression) }}
+{%- endmacro %}
+
+{% macro duckdb__ledger_event_id(expression) -%}
+  {%- set text = 'CAST(' ~ expression ~ ' AS VARCHAR)' -%}
+  {{ return('(case when CAST(TRY_CAST(' ~ text ~ ' AS UUID) AS VARCHAR) = ' ~ text
+            ~ ' then TRY_CAST(' ~ text ~ ' AS UUID) else CAST(md5(' ~ text ~ ') AS UUID) end)') }}
+{%- endmacro %}
+
+
+{#- A pre-hook of the new-events model: a DuckDB ledger written by an earlier build holds the
+    ids as text; convert it in place (once) to what ledger_event_id stores now, keeping every
+    processed id. Nothing elsewhere (an empty hook does not run). -#}
+{% macro upgrade_ledger() -%}
+  {{ return(adapter.dispatch('upgrade_ledger', 'signals_batch')()) }}
+{%- endmacro %}
+
+{% macro default__upgrade_ledger() -%}
+{%- endmacro %}
+
+{% macro duckdb__upgrade_ledger() -%}
+  {%- set ledger = signals_batch.ledger_relation() if execute else none -%}
+  {%- if ledger is not none -%}
+    {%- set event_id = adapter.get_columns_in_relation(ledger) | selectattr('name', 'equalto', 'event_id') | first -%}
+    {%- if event_id is defined and event_id.dtype | upper != 'UUID' -%}
+      alter table {{ ledger }} alter event_id set data type UUID using {{ signals_batch.ledger_event_id('event_id') }}
+    {%- endif -%}
+  {%- endif -%}
+{%- endmacro %}
+
+
 {#- after: only rows loaded after this instant, minus event_ids already in the ledger
     (this run's new events); through: only rows loaded up to this instant (history). -#}
 {% macro deduplicated_events(relation, columns, after=none, through=none) -%}
@@ -40,7 +80,7 @@ where {{ signals_batch.load_window(after, through) }}
 {%- if after is not none %}
   and not exists (
       select 1 from {{ signals_batch.ledger_relation() }} as seen
-      where seen.event_id = events.event_id
+      where seen.event_id = {{ signals_batch.ledger_event_id('events.event_id') }}
   )
 {%- endif %}
 {%- endmacro %}
@@ -104,7 +144,7 @@ where signals_copy = 1
 {%- if after is not none %}
   and not exists (
       select 1 from {{ signals_batch.ledger_relation() }} as seen
-      where seen.event_id = ranked.event_id
+      where seen.event_id = {{ signals_batch.ledger_event_id('ranked.event_id') }}
   )
 {%- endif %}
 {%- endmacro %}

@@ -277,6 +277,49 @@ def test_a_lost_ledger_rebuilds_the_partials_and_moves_only_changed_rows(tmp_pat
     _check(project, START + dt.timedelta(days=9))
 
 
+def test_ids_that_are_not_canonical_uuids_count_once_and_a_text_ledger_is_upgraded(
+        tmp_path, events):
+    """The DuckDB ledger stores each id as a UUID, and an id that is not a canonical UUID as
+    the UUID of its MD5: such ids (upper case, not a UUID at all) re-delivered in a later run
+    still count once, and an upper-case id is another event than its lower-case twin. A
+    ledger of text ids (earlier builds) is converted in place by the next run, keeping
+    every id it held."""
+    first, second = sample_events.loads(events, 2)
+    odd_ids = {}
+    for n, row in enumerate(first[:60]):
+        odd_id = row["event_id"].upper() if n % 2 else f"tracker-{n}-it's"
+        odd_ids[row["event_id"]] = odd_id
+        row_twin = dict(row, event_id=odd_id)  # another event, same content
+        first.append(row_twin)
+    # every odd id delivered again after the first run, some altered, all ignored
+    late = max(row["load_tstamp"] for row in first) + dt.timedelta(minutes=5)
+    second = second + [
+        dict(row, event_id=odd_ids[row["event_id"]], load_tstamp=late,
+             derived_tstamp=row["derived_tstamp"] + dt.timedelta(hours=n % 3))
+        for n, row in enumerate(first[:60])]
+    project = EngineProject(tmp_path, [AGGREGATIONS, NETWORK_GROUP], start_date=START)
+    project.load(first)
+    as_of = START + dt.timedelta(days=6)
+    project.run(as_of=as_of)
+    _check(project, as_of)
+    with connect(project.path) as con:
+        ledger = "signals.signals_batch_event_ids"
+        assert con.execute(f"select typeof(event_id) from {ledger} limit 1").fetchone() == ("UUID",)
+        assert con.execute(f"select count(*), count(distinct event_id) from {ledger}").fetchone() \
+            == (len({row["event_id"] for row in first}),) * 2
+        # the ledger as earlier builds wrote it: the ids as text
+        con.execute(f"create or replace table {ledger} as select distinct on (event_id) "
+                    f"event_id, load_tstamp from atomic.events order by event_id, load_tstamp")
+    project.load(second)
+    as_of = START + dt.timedelta(days=9)
+    project.run(as_of=as_of)
+    _check(project, as_of)
+    with connect(project.path) as con:
+        assert con.execute(f"select typeof(event_id) from {ledger} limit 1").fetchone() == ("UUID",)
+        assert con.execute(f"select count(*), count(distinct event_id) from {ledger}").fetchone() \
+            == (len({row["event_id"] for row in first + second}),) * 2
+
+
 def test_a_full_refresh_that_failed_is_redone_by_the_next_run(tmp_path, events):
     project = EngineProject(tmp_path, [NETWORK_GROUP], start_date=START)
     project.load(events)
