@@ -496,6 +496,7 @@ def test_redis_password_never_shown(private_redis_server: RedisServer) -> None:
             RedisStore(wrong)
         assert "Wrong-pa55" not in str(raised.value)
         assert server.public_url in str(raised.value)
+        assert "Check the password in store.url" in str(raised.value)
         group = spec()
         store.upsert(group, [row("u", at(1), a=1, b=1)])
         server.stop()  # the store goes down mid-use
@@ -511,6 +512,7 @@ def test_redis_password_never_shown(private_redis_server: RedisServer) -> None:
         with pytest.raises(StoreError, match="cannot reach the redis store") as raised:
             RedisStore(server.url)
         assert REDIS_PASSWORD not in str(raised.value)
+        assert "Check store.url" in str(raised.value)  # and says what to check
     finally:
         store.close()
         user_form.close()
@@ -586,6 +588,7 @@ def test_http_bearer_token_sent_and_never_shown(tmp_path: Path, monkeypatch) -> 
         store.get("users_v1", "u")
     message = str(raised.value)
     assert message.startswith(f"cannot reach the http store {url}")
+    assert "Check store.url" in message
     assert secret not in message and "pw-Hidden" not in message
     store.close()
 

@@ -151,7 +151,9 @@ class HttpStore:
         except _Retryable as failure:
             if failure.response is None:
                 raise StoreError(f"cannot reach the {self.description}: "
-                                 f"{self._scrub(failure.error)}") from None
+                                 f"{self._scrub(failure.error).rstrip('.')}. Is the server "
+                                 "running there? Check store.url in signals_batch.yml (or "
+                                 "SIGNALS_BATCH_STORE__URL)") from None
             raise self._failure(failure.response) from None
         if response.status_code in (401, 403):
             raise StoreError(

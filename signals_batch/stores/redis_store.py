@@ -68,6 +68,9 @@ VALUES = "values"
 TTL = "ttl"
 MARK = "mark"
 DEFAULT_LOCK_LEASE = 30.0
+# what a user checks when the server does not answer
+_URL_HINT = (". Is redis-server running there? Check store.url in signals_batch.yml "
+             "(or SIGNALS_BATCH_STORE__URL)")
 #: rows per script call inside a chunk's transaction (keeps each call's arguments small)
 SCRIPT_BATCH = 1000
 #: attempts of a chunk's transaction when the connection drops (it is idempotent)
@@ -260,7 +263,7 @@ class RedisStore:
         except ValueError as error:
             raise InvalidInput(f"the url of the {self.description} is invalid: "
                                f"{self._scrub(error)}") from None
-        with self._errors("cannot reach the {store}"):
+        with self._errors("cannot reach the {store}", hint=_URL_HINT):
             self._client.ping()
         self._renew = self._client.register_script(_RENEW_SCRIPT)
         self._release = self._client.register_script(_RELEASE_SCRIPT)
@@ -274,19 +277,21 @@ class RedisStore:
         return text
 
     @contextmanager
-    def _errors(self, failure: str) -> Iterator[None]:
+    def _errors(self, failure: str, hint: str = "") -> Iterator[None]:
         """Redis failures as StoreError naming the store, never the password.
 
-        `failure` says what failed, with `{store}` where the store's name goes.
+        `failure` says what failed, with `{store}` where the store's name goes; `hint`, what
+        to check, is added to it.
         """
         try:
             yield
         except AuthenticationError as error:
             raise StoreError(f"the {self.description} refused the credentials of its url: "
-                             f"{self._scrub(error)}") from None
+                             f"{self._scrub(error)}. Check the password in store.url "
+                             "(set it in SIGNALS_BATCH_STORE__URL, not in a file)") from None
         except RedisError as error:
             raise StoreError(f"{failure.format(store=self.description)}: "
-                             f"{self._scrub(error)}") from None
+                             f"{self._scrub(error).rstrip('.')}{hint}") from None
 
     @staticmethod
     def _key(group_ident: str, key_value: str) -> str:
