@@ -83,6 +83,13 @@ def _same(engine, expected, type_name: str) -> bool:
     return engine == expected
 
 
+def updated_at_by_key(rows: dict[str, dict[str, dict]]) -> dict[str, dict]:
+    """{table: {key: updated_at}} of `rows()` (any case of the column's name)."""
+    return {table: {key: next(v for k, v in row.items() if k.lower() == "updated_at")
+                    for key, row in by_key.items()}
+            for table, by_key in rows.items()}
+
+
 def differences(engine: dict, expected: dict, groups: list[dict], limit: int = 40) -> list[str]:
     """Readable mismatches between engine tables and oracle tables (empty when equal)."""
     problems = []

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from engine import EngineProject, differences
+from engine import EngineProject, differences, updated_at_by_key
 from engine_groups import ALL_GROUPS, edge_events
 from oracle import compute
 from warehouse_cases import assert_every_case_is_exercised
@@ -89,22 +89,35 @@ def test_incremental_runs_equal_the_oracle_and_a_full_refresh(tmp_path_factory, 
         project.run(as_of=as_of)
         _assert_matches_oracle(project, as_of)
     incremental = project.tables()
+    updated_at = updated_at_by_key(project.rows())
     project.run(as_of=as_of, full_refresh=True)
     problems = differences(incremental, project.tables(), project.groups)
     assert not problems, "incremental != full refresh:\n" + "\n".join(problems)
     _assert_matches_oracle(project, as_of)
+    # the same values: the full refresh kept every row's updated_at
+    assert updated_at_by_key(project.rows()) == updated_at
 
 
-def test_only_rows_whose_values_changed_get_a_new_updated_at(tmp_path_factory, events):
+@pytest.mark.parametrize("full_refresh", [False, True], ids=["incremental", "full_refresh"])
+def test_only_rows_whose_values_changed_get_a_new_updated_at(tmp_path_factory, events,
+                                                             full_refresh):
+    """Also in a full refresh: it rebuilds every row, but a row whose values stay keeps its
+    updated_at (SEMANTICS.md section 6), so the next sync resends only what changed."""
     project = EngineProject(tmp_path_factory.mktemp("updated_at"), ALL_GROUPS[:1],
                             start_date=START)
     first, second = sample_events.loads(events, 2)
     project.load(first)
     project.run(as_of=START + dt.timedelta(days=12))
     before = project.rows()["aggregations_v1_attributes"]
+    if full_refresh:  # nothing new: nothing changes, not even updated_at
+        summary = project.run(as_of=START + dt.timedelta(days=12), full_refresh=True)
+        assert all(g.changed == 0 for g in summary.groups), summary
+        assert project.rows()["aggregations_v1_attributes"] == before
     project.load(second)
-    project.run(as_of=START + dt.timedelta(days=12))
+    summary = project.run(as_of=START + dt.timedelta(days=12), full_refresh=full_refresh)
     after = project.rows()["aggregations_v1_attributes"]
+    assert summary.groups[0].changed == sum(
+        1 for key, row in after.items() if key not in before or row != before[key])
     for key, row in after.items():
         old = before.get(key)
         values_same = old is not None and {k: v for k, v in row.items() if k != "updated_at"} \
