@@ -10,10 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
+import re
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 import typer
 from rich.console import Console
@@ -31,6 +33,8 @@ app = typer.Typer(
 )
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
+# Without a terminal (a pipe, cron) rich would cut tables at 80 columns: print them whole.
+PIPE_WIDTH = 10_000
 
 
 class LogFormat(str, Enum):
@@ -64,6 +68,8 @@ def _global(
     ] = LogFormat.text,
 ) -> None:
     _State.debug, _State.quiet, _State.log_format = debug, quiet, log_format
+    if not out.is_terminal and "COLUMNS" not in os.environ:
+        out.width = PIPE_WIDTH
     root = logging.getLogger()
     for handler in [h for h in root.handlers if isinstance(h.formatter, _JsonFormatter)]:
         root.removeHandler(handler)
@@ -186,6 +192,22 @@ def _emit_json(data: Any) -> None:
     out.print_json(json.dumps(data, default=str))
 
 
+def _cell(value: Any) -> str:
+    """A table cell: `-` for a value not known (yet)."""
+    return "-" if value is None else str(value)
+
+
+def _parse_date(value: str | None, option: str = "--as-of") -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+            raise ValueError(value)
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"{option} {value!r} is not a date (YYYY-MM-DD)") from None
+
+
 # --------------------------------------------------------------------------- commands
 
 
@@ -196,7 +218,7 @@ def init(
         str, typer.Option(help="duckdb, snowflake or bigquery")
     ] = "duckdb",
     start_date: Annotated[
-        str, typer.Option(help="Events before this day never count.")
+        str, typer.Option(help="Events before this day never count (YYYY-MM-DD).")
     ] = "2025-01-01",
     with_sample_events: Annotated[
         bool,
@@ -217,7 +239,8 @@ def init(
             f"--sample-events writes into the project's DuckDB file; with --warehouse "
             f"{warehouse} load your atomic events into {warehouse} instead"
         )
-    written = init_project(directory, warehouse=warehouse, start_date=start_date)
+    start = _parse_date(start_date, "--start-date")
+    written = init_project(directory, warehouse=warehouse, start_date=start.isoformat())
     for path in written:
         _notice(f"wrote {path}")
     run = "signals-batch run"
@@ -233,7 +256,21 @@ def init(
 def validate(project_dir: ProjectDir = Path("."), as_json: JsonFlag = False) -> None:
     """Check the definitions only (exit 2 with every problem when they are invalid)."""
     project = _project(project_dir)
-    definitions = project.definitions
+    try:
+        definitions = project.definitions
+    except InvalidInput as error:
+        if as_json:  # the problems on stdout too; the text still goes to stderr (exit 2)
+            from dataclasses import asdict
+
+            from signals_batch.definitions import DefinitionError
+
+            problems = (
+                [asdict(p) for p in error.problems]
+                if isinstance(error, DefinitionError)  # settings, a missing folder: one message
+                else [{"source": None, "group": None, "attribute": None, "message": str(error)}]
+            )
+            _emit_json({"valid": False, "problems": problems})
+        raise
     for notice in definitions.notices:
         _notice(notice)
     groups = [
@@ -276,18 +313,9 @@ def generate(
             )
         out.print("generated files are up to date", markup=False, highlight=False)
         return
-    for path in changed:
-        _notice(f"wrote {path}")
+    for path in changed:  # generated files no group needs any more are deleted
+        _notice(f"{'wrote' if (project.dir / path).exists() else 'removed'} {path}")
     out.print(f"{len(changed)} file(s) changed", markup=False, highlight=False)
-
-
-def _parse_date(value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput(f"--as-of {value!r} is not a date (YYYY-MM-DD)") from None
 
 
 @app.command()
@@ -344,7 +372,7 @@ def run(
     for column in ("group", "table", "rows", "changed"):
         table.add_column(column)
     for g in summary.groups:
-        table.add_row(g.group, g.table, str(g.rows), str(g.changed))
+        table.add_row(g.group, g.table, _cell(g.rows), _cell(g.changed))
     out.print(table)
     _summary(line, summary.to_dict())
 
@@ -353,6 +381,13 @@ def run(
 def test(project_dir: ProjectDir = Path("."), as_json: JsonFlag = False) -> None:
     """Run the dbt tests of the generated models (fails when generated files are stale)."""
     project = _project(project_dir)
+    stale = project.generate(check=True)
+    if stale:  # a failure of the project's state, as for `generate --check` (exit 1)
+        raise SignalsBatchError(
+            "generated files are stale: "
+            + ", ".join(str(p) for p in stale[:5])
+            + " - run `signals-batch generate`"
+        )
     result = _with_progress(lambda update: project.test(progress=update))
     passed = sum(1 for n in result.nodes if n.status == "pass")
     if as_json:
@@ -386,14 +421,28 @@ def quickstart(
         table.add_row(name, json.dumps(value, default=str))
     out.print(table)
     _notice(
-        f"project: {result['project_dir']} (try `signals-batch run -p {result['project_dir']}`)"
+        f"project: {result['project_dir']} (try `signals-batch run -p {result['project_dir']} "
+        f"--as-of {result['as_of']}`)"
     )
+
+
+def _store_type(value: str | None) -> str | None:
+    from signals_batch.config import StoreSettings
+
+    types = get_args(StoreSettings.model_fields["type"].annotation)
+    if value is not None and value not in types:
+        raise InvalidInput(
+            f"unknown store {value!r}: use {', '.join(types[:-1])} or {types[-1]} (--store)"
+        )
+    return value
 
 
 StoreOption = Annotated[
     str | None,
     typer.Option(
-        "--store", help="local | redis | http (default: `store.type` in signals_batch.yml)."
+        "--store",
+        help="local | redis | http (default: `store.type` in signals_batch.yml).",
+        callback=_store_type,
     ),
 ]
 
@@ -458,9 +507,9 @@ def sync(
         table.add_row(
             g.group,
             g.table,
-            str(g.rows_read),
-            str(g.rows_removed),
-            str(g.watermark),
+            _cell(g.rows_read),
+            _cell(g.rows_removed),
+            _cell(g.watermark),
             {True: "yes", None: "-", False: "no"}[g.republished],
         )
     out.print(table)
@@ -477,18 +526,21 @@ def get(
     store: StoreOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Read a profile back from the Profiles Store."""
+    """Read a profile back from the Profiles Store.
+
+    Exit 1 when no group has values for the key (with --json too, after printing the JSON)."""
     project = _project(project_dir)
     profiles = project.get(key_value, group=group, store_type=store)
     if as_json:
         _emit_json(profiles)
-        return
     found = {g: values for g, values in profiles.items() if values is not None}
     if not found:
         raise SignalsBatchError(
             f"no values for {key_value!r} in the store (groups: "
             f"{', '.join(profiles)}); has `signals-batch sync` run?"
         )
+    if as_json:
+        return
     for name, values in found.items():
         table = Table(title=f"{name} for {key_value}")
         table.add_column("attribute")
@@ -518,18 +570,11 @@ def status(
             _notice(notice)
         return
     table = Table(title="signals-batch status")
-    for column in ("group", "last run", "as of", "rows", "changed", "watermark", "pending"):
-        table.add_column(column)
+    keys = ("group", "last_run", "as_of", "rows", "changed", "watermark", "pending")
+    for key in keys:
+        table.add_column(key.replace("_", " "))
     for row in report:
-        table.add_row(
-            row["group"],
-            str(row["last_run"]),
-            str(row["as_of"]),
-            str(row["rows"]),
-            str(row["changed"]),
-            str(row["watermark"]),
-            str(row["pending"]),
-        )
+        table.add_row(*(_cell(row[key]) for key in keys))
     out.print(table)
     if report:
         _notice(f"store: {report[0]['store']}")

@@ -146,10 +146,25 @@ def load_settings(project_dir: Path) -> Settings:
                     f"expected a mapping of its settings, found {type(item['input']).__name__}"
                 )
             elif item["type"] == "extra_forbidden":
-                known = ", ".join(sorted(Settings.model_fields))
-                message = f"unknown setting (is it misspelt? known settings: {known})"
+                section = ".".join(str(p) for p in item["loc"][:-1])
+                known = ", ".join(sorted(_section_model(item["loc"][:-1]).model_fields))
+                message = (
+                    f"unknown setting (is it misspelt? known settings"
+                    f"{f' of {section}' if section else ''}: {known})"
+                )
             problems.append(f"setting {key!r} ({_origin(key, path)}): {message}")
         raise InvalidInput("invalid settings:\n  " + "\n  ".join(problems)) from None
+
+
+def _section_model(loc: tuple[int | str, ...]) -> type[BaseModel]:
+    """The settings model of a section (`store`, `signals_api`), or Settings at the top."""
+    model: type[BaseModel] = Settings
+    for part in loc:
+        annotation = model.model_fields[str(part)].annotation
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            break
+        model = annotation
+    return model
 
 
 def _origin(key: str, path: Path) -> str:

@@ -231,12 +231,14 @@ class Project:
             notices.append("the last full refresh did not finish: running it again")
         elif not full_refresh and settings_file.exists():
             previous = json.loads(settings_file.read_text())
-            if previous != self._run_settings():
+            current = self._run_settings()
+            if previous != current:
                 full_refresh, select = True, None
+                changes = ", ".join(f"{name} {previous.get(name, '-')} -> {value}"
+                                    for name, value in current.items()
+                                    if previous.get(name) != value)
                 notices.append(
-                    f"settings changed since the last run ({previous} -> "
-                    f"{self._run_settings()}): rebuilding from scratch"
-                )
+                    f"settings changed since the last run ({changes}): rebuilding from scratch")
 
         command = ["run"]
         rebuild = None

@@ -130,6 +130,15 @@ def test_init_with_sample_events_is_for_duckdb_only(tmp_path: Path, capsys):
     assert not (tmp_path / "p").exists()
 
 
+@pytest.mark.parametrize("start_date", ["2025-02-30", 'x"y', "20250101"])
+def test_init_rejects_a_start_date_that_is_not_a_date_before_writing(
+        tmp_path: Path, capsys, start_date):
+    result = run_cli(capsys, "init", str(tmp_path / "p"), "--start-date", start_date)
+    assert result.code == 2
+    assert result.err.strip() == f"error: --start-date {start_date!r} is not a date (YYYY-MM-DD)"
+    assert not (tmp_path / "p").exists()
+
+
 # --------------------------------------------------------------------------- validate
 
 
@@ -185,6 +194,26 @@ def test_validate_reports_every_problem(project: Path, capsys):
     assert "Traceback" not in result.err
 
 
+def test_validate_json_lists_the_problems_on_stdout(project: Path, capsys):
+    example = project / "definitions" / "example.yml"
+    example.write_text(example.read_text().replace("ttl: P365D", "ttl: P1Y"))
+    result = run_cli(capsys, "validate", "--json", "-p", str(project))
+    assert result.code == 2
+    assert "invalid definitions (1 problem)" in result.err  # the text stays on stderr
+    data = json.loads(ANSI.sub("", result.out))
+    assert data["valid"] is False
+    [problem] = data["problems"]
+    assert problem["message"].startswith("ttl: duration 'P1Y' uses months or years")
+    assert problem == {"source": str(example), "group": "ecommerce_user", "attribute": None,
+                       "message": problem["message"]}
+
+    write_settings(project, definitions="nowhere")  # not a definition problem: one message
+    result = run_cli(capsys, "validate", "--json", "-p", str(project))
+    assert result.code == 2
+    [problem] = json.loads(ANSI.sub("", result.out))["problems"]
+    assert "definitions not found" in problem["message"] and problem["source"] is None
+
+
 # --------------------------------------------------------------------------- generate
 
 
@@ -203,6 +232,20 @@ def test_generate_writes_files_then_changes_nothing(project: Path, capsys):
     assert second.code == 0
     assert second.out.strip() == "0 file(s) changed"
     assert generated(project) == files
+
+
+def test_generate_says_removed_for_the_files_it_deletes(project: Path, capsys):
+    assert run_cli(capsys, "generate", "-p", str(project)).code == 0
+    example = project / "definitions" / "example.yml"
+    groups = yaml.safe_load(example.read_text())
+    example.write_text(yaml.safe_dump([g for g in groups if g["name"] != "session_summary"]))
+    result = run_cli(capsys, "generate", "-p", str(project))
+    assert result.code == 0, result.err
+    removed = "models/signals_batch/session_summary_v1_daily.sql"
+    assert f"removed {removed}" in result.err.splitlines()
+    assert f"wrote {removed}" not in result.err
+    assert not (project / removed).exists()
+    assert "wrote models/signals_batch/_signals_batch_models.yml" in result.err
 
 
 def test_generate_check(project: Path, capsys):
@@ -256,6 +299,76 @@ def test_run_with_an_unknown_group_exits_2(project: Path, capsys):
     assert "ecommerce_user_v1" in result.err
 
 
+def test_test_with_stale_generated_files_exits_1_like_generate_check(project: Path, capsys):
+    result = run_cli(capsys, "test", "-p", str(project))  # nothing generated yet
+    assert result.code == 1
+    assert result.err.startswith("error: generated files are stale: ")
+    assert result.err.strip().endswith("- run `signals-batch generate`")
+    assert not (project / "logs" / "dbt.log").exists()  # dbt never started
+
+
+def test_test_progress_counts_out_of_the_number_of_tests():
+    from types import SimpleNamespace
+
+    from signals_batch.runner.dbt import _progress_listener
+
+    def event(name: str, **data):
+        node = SimpleNamespace(node_name=data.pop("node"))
+        return SimpleNamespace(info=SimpleNamespace(name=name),
+                               data=SimpleNamespace(node_info=node, **data))
+
+    seen = []
+    listen = _progress_listener(lambda *args: seen.append(args))
+    # dbt's LogTestResult has `num_models` where LogModelResult has `total`
+    listen(event("LogTestResult", node="unique_x", status="pass", index=1, num_models=13))
+    listen(event("LogModelResult", node="x_daily", status="success", index=2, total=8))
+    assert seen == [("unique_x", "pass", 1, 13), ("x_daily", "success", 2, 8)]
+
+
+# --------------------------------------------------------------------------- store commands
+
+
+@pytest.mark.parametrize("command", [["sync"], ["get", "x"], ["status"]])
+def test_an_unknown_store_exits_2_naming_the_choices(project: Path, capsys, command):
+    result = run_cli(capsys, *command, "--store", "foo", "-p", str(project))
+    assert result.code == 2
+    assert result.err.strip() == "error: unknown store 'foo': use local, redis or http (--store)"
+
+
+def test_get_exits_1_when_no_group_has_values_with_json_too(project: Path, capsys):
+    plain = run_cli(capsys, "get", "nope", "-p", str(project))
+    assert plain.code == 1
+    assert "no values for 'nope' in the store" in plain.err
+    as_json = run_cli(capsys, "get", "nope", "--json", "-p", str(project))
+    assert as_json.code == 1
+    assert json.loads(ANSI.sub("", as_json.out)) == {
+        "ecommerce_user_v1": None,
+        "session_summary_v1": None,
+    }
+    assert "no values for 'nope' in the store" in as_json.err
+
+
+def test_status_table_is_whole_without_a_terminal_and_shows_unknowns_as_dashes(
+        project: Path, capsys, monkeypatch):
+    from signals_batch.project import Project, StatusReport
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    long_name = "ecommerce_user_with_a_rather_long_descriptive_name_v12"
+    row = {
+        "group": long_name, "type": "batch", "table": f"signals.{long_name}_attributes",
+        "last_run": None, "as_of": None, "rows": None, "changed": None,
+        "store": "local store x", "watermark": None, "pending": 3,
+    }
+    monkeypatch.setattr(Project, "status_report", lambda self, store_type=None: StatusReport(
+        [row], []))
+    result = run_cli(capsys, "status", "-p", str(project))  # stdout is not a terminal here
+    assert result.code == 0, result.err
+    [line] = [line for line in result.out.splitlines() if long_name in line]
+    assert "…" not in result.out and "None" not in result.out
+    assert [cell.strip() for cell in line.strip("│").split("│")] == [
+        long_name, "-", "-", "-", "-", "-", "3"]
+
+
 def test_not_a_project_exits_2(tmp_path: Path, capsys):
     for command in ("validate", "generate", "run", "test"):
         result = run_cli(capsys, command, "-p", str(tmp_path))
@@ -287,6 +400,22 @@ def test_unknown_setting_exits_2(project: Path, capsys):
     result = run_cli(capsys, "validate", "-p", str(project))
     assert result.code == 2
     assert "setting 'sourse' (in signals_batch.yml): unknown setting" in result.err
+    assert "known settings: definitions, include_current_day, signals_api" in result.err
+
+
+@pytest.mark.parametrize(("section", "known"), [
+    ("store", "known settings of store: lock_lease_seconds, path, type, url)"),
+    ("signals_api", "known settings of signals_api: auth, backoff_seconds, max_wait_seconds, "
+                    "retries, timeout_seconds, token_url, url)"),
+])
+def test_an_unknown_key_in_a_section_lists_that_sections_keys(project: Path, capsys, section,
+                                                              known):
+    write_settings(project, **{section: {"pth": "x"}})
+    result = run_cli(capsys, "validate", "-p", str(project))
+    assert result.code == 2
+    assert f"setting '{section}.pth' (in signals_batch.yml): unknown setting" in result.err
+    assert known in result.err
+    assert "target_schema" not in result.err
 
 
 def test_bad_source_exits_2(project: Path, capsys):

@@ -342,6 +342,9 @@ def test_changing_start_date_rebuilds_from_scratch(tmp_path, events):
     project.start_date = START
     summary = project.run(as_of=START + dt.timedelta(days=9))
     assert summary.full_refresh
+    start = START + dt.timedelta(days=4)
+    assert (f"settings changed since the last run (start_date {start} -> {START}): "
+            "rebuilding from scratch") in summary.notices
     _check(project, START + dt.timedelta(days=9))
 
 

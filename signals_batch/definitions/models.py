@@ -464,8 +464,8 @@ class AttributeKey(_Model):
             self.name = KEY_ALIASES.get(self.name, self.name)
             if self.name not in BUILTIN_KEYS and self.external_column is None:
                 raise ValueError(
-                    f"unknown attribute key {self.name!r}: use one of {sorted(BUILTIN_KEYS)} "
-                    "or give the key a property"
+                    f"unknown attribute key {self.name!r}: use one of "
+                    f"{', '.join(sorted(BUILTIN_KEYS))} or give the key a property"
                 )
         elif isinstance(self.property, CalculatedProperty):
             raise ValueError("an attribute key property cannot be a calculated property")
@@ -538,7 +538,7 @@ class AttributeGroup(_Model):
             if self.type == "batch" and key.property is None and key.name not in BUILTIN_KEYS:
                 raise ValueError(
                     f"attribute_key: {key.name!r} is not a column of the events: a batch "
-                    f"group's key is one of {sorted(BUILTIN_KEYS)} or has a property "
+                    f"group's key is one of {', '.join(sorted(BUILTIN_KEYS))} or has a property "
                     "(external_column is for external_batch groups)"
                 )
             if self.fields:

@@ -79,7 +79,9 @@ def _progress_listener(progress: ProgressCallback | None) -> Callable[[Any], Non
             data = event.data
             node = getattr(data.node_info, "node_name", "") or ""
             status = "started" if name == "LogStartLine" else getattr(data, "status", "done")
-            progress(node, status, getattr(data, "index", 0), getattr(data, "total", 0))
+            # a test's result counts the nodes as `num_models`, a model's as `total`
+            total = getattr(data, "total", 0) or getattr(data, "num_models", 0)
+            progress(node, status, getattr(data, "index", 0), total)
 
     return listen
 
