@@ -54,8 +54,21 @@ ProjectDir = Annotated[
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from signals_batch import __version__
+
+        out.print(f"signals-batch {__version__}", markup=False, highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
 def _global(
+    version: Annotated[  # noqa: ARG001 (handled by its callback)
+        bool,
+        typer.Option("--version", help="Print the version and exit.", is_eager=True,
+                     callback=_print_version),
+    ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
     log_format: Annotated[
@@ -258,6 +271,11 @@ def validate(project_dir: ProjectDir = Path("."), as_json: JsonFlag = False) -> 
     project = _project(project_dir)
     try:
         definitions = project.definitions
+        if not definitions.groups:  # `run` would refuse it: say so now (a wrong path in CI)
+            raise InvalidInput(
+                f"no attribute groups in the definitions ({project.settings.definitions!r}, "
+                "setting `definitions`): add a group (docs/definitions.md) or fix the path"
+            )
     except InvalidInput as error:
         if as_json:  # the problems on stdout too; the text still goes to stderr (exit 2)
             from dataclasses import asdict
@@ -381,13 +399,6 @@ def run(
 def test(project_dir: ProjectDir = Path("."), as_json: JsonFlag = False) -> None:
     """Run the dbt tests of the generated models (fails when generated files are stale)."""
     project = _project(project_dir)
-    stale = project.generate(check=True)
-    if stale:  # a failure of the project's state, as for `generate --check` (exit 1)
-        raise SignalsBatchError(
-            "generated files are stale: "
-            + ", ".join(str(p) for p in stale[:5])
-            + " - run `signals-batch generate`"
-        )
     result = _with_progress(lambda update: project.test(progress=update))
     passed = sum(1 for n in result.nodes if n.status == "pass")
     if as_json:

@@ -217,6 +217,12 @@ class Project:
         groups = self.definitions.select(select)
         if not groups:
             raise InvalidInput("no batch groups to run: add definitions (see `signals-batch init`)")
+        window_end = as_of - dt.timedelta(days=0 if self.settings.include_current_day else 1)
+        if window_end < self.settings.start_date:  # legal (a backfill), but likely a mistake
+            notices.append(
+                f"as of {as_of} the windows end on {window_end}, before start_date "
+                f"{self.settings.start_date}: no event counts, every table is empty"
+            )
         compiled = self.compile()
         plans = {plan.ident: plan for plan in compiled.plans}
         changed = write_project(self.dir, compiled)
@@ -304,15 +310,23 @@ class Project:
         progress: ProgressCallback | None = None,
         lock_timeout: float = DEFAULT_RUN_LOCK_TIMEOUT,
     ) -> DbtResult:
-        """dbt tests of the generated models (after checking they are up to date)."""
+        """dbt tests of the generated models (after checking they are up to date and built)."""
         stale = self.generate(check=True)
-        if stale:
-            raise InvalidInput(
+        if stale:  # a failure of the project's state, as for `generate --check` (exit 1)
+            raise SignalsBatchError(
                 "generated files are stale: "
                 + ", ".join(str(p) for p in stale[:5])
                 + " - run `signals-batch generate`"
             )
         with self.run_lock(lock_timeout):  # not while a run writes the same tables
+            self.check_profile()  # before the state is read with it
+            state = self._read_state()
+            never_run = [g.ident for g in self.definitions.batch_groups if g.ident not in state]
+            if never_run:  # dbt would only say that a table does not exist
+                raise SignalsBatchError(
+                    f"no tables to test yet for {', '.join(never_run)} in "
+                    f"{self.settings.target_schema}: run `signals-batch run` first"
+                )
             return self.dbt(
                 ["test", "--select", "path:models/signals_batch"],
                 vars=self.dbt_vars(),

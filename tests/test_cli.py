@@ -214,6 +214,26 @@ def test_validate_json_lists_the_problems_on_stdout(project: Path, capsys):
     assert "definitions not found" in problem["message"] and problem["source"] is None
 
 
+def test_version_prints_the_package_version(capsys):
+    from signals_batch import __version__
+
+    result = run_cli(capsys, "--version")
+    assert result.code == 0
+    assert result.out.strip() == f"signals-batch {__version__}"
+
+
+def test_validate_fails_when_the_definitions_hold_no_group(project: Path, capsys):
+    """`run` would refuse an empty definitions folder: validate says so first (CI)."""
+    for path in (project / "definitions").iterdir():
+        path.unlink()
+    result = run_cli(capsys, "validate", "-p", str(project))
+    assert result.code == 2
+    assert result.err.startswith("error: no attribute groups in the definitions ('definitions'")
+    result = run_cli(capsys, "validate", "--json", "-p", str(project))
+    assert result.code == 2
+    assert json.loads(ANSI.sub("", result.out))["valid"] is False
+
+
 # --------------------------------------------------------------------------- generate
 
 
@@ -304,6 +324,21 @@ def test_test_with_stale_generated_files_exits_1_like_generate_check(project: Pa
     assert result.code == 1
     assert result.err.startswith("error: generated files are stale: ")
     assert result.err.strip().endswith("- run `signals-batch generate`")
+    assert not (project / "logs" / "dbt.log").exists()  # dbt never started
+
+
+def test_test_before_any_run_says_to_run_first(project: Path, capsys):
+    assert run_cli(capsys, "generate", "-p", str(project)).code == 0
+    result = run_cli(capsys, "test", "-p", str(project))  # no warehouse file yet
+    assert result.code == 1
+    assert result.err.strip().endswith("run `signals-batch run` first")
+    from signals_batch.warehouse import connect
+
+    with connect(project, create=True):  # a warehouse, no tables
+        pass
+    result = run_cli(capsys, "test", "-p", str(project))
+    assert result.code == 1
+    assert result.err.startswith("error: no tables to test yet for ecommerce_user_v1")
     assert not (project / "logs" / "dbt.log").exists()  # dbt never started
 
 

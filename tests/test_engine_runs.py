@@ -345,7 +345,13 @@ def test_changing_start_date_rebuilds_from_scratch(tmp_path, events):
     start = START + dt.timedelta(days=4)
     assert (f"settings changed since the last run (start_date {start} -> {START}): "
             "rebuilding from scratch") in summary.notices
+    assert not any("before start_date" in n for n in summary.notices)
     _check(project, START + dt.timedelta(days=9))
+    # as of start_date the windows end the day before: legal, empty, and said
+    summary = project.run(as_of=START)
+    assert (f"as of {START} the windows end on {START - dt.timedelta(days=1)}, before "
+            f"start_date {START}: no event counts, every table is empty") in summary.notices
+    assert all(g.rows == 0 for g in summary.groups)
 
 
 def test_a_missing_source_table_is_a_clear_input_error(tmp_path):
