@@ -118,7 +118,9 @@ def load_settings(project_dir: Path) -> Settings:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except (yaml.YAMLError, ValueError) as error:
             # ValueError: PyYAML reads `2025-13-01` as a date and fails outside its YAMLError.
-            raise InvalidInput(f"{path}: cannot parse: {error}") from None
+            from signals_batch.definitions.loader import parse_error_message
+
+            raise InvalidInput(f"{path}: {parse_error_message(error)}") from None
         if not isinstance(data, dict):
             raise InvalidInput(f"{path}: expected a mapping of settings")
     try:

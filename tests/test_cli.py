@@ -516,7 +516,13 @@ def test_unparsable_settings_file_exits_2(project: Path, capsys):
     (project / "signals_batch.yml").write_text("start_date: 2025-13-01\n")
     result = run_cli(capsys, "validate", "-p", str(project))
     assert result.code == 2
-    assert "signals_batch.yml: cannot parse" in result.err
+    assert "signals_batch.yml: cannot parse YAML: month must be in 1..12 (a value written " \
+        "like a date must be a valid date" in result.err
+    (project / "signals_batch.yml").write_text("store: [\n")
+    result = run_cli(capsys, "validate", "-p", str(project))
+    assert result.code == 2
+    assert "signals_batch.yml: cannot parse YAML at line 2, column 1: " in result.err
+    assert len(result.err.strip().splitlines()) == 1
 
 
 def test_environment_wins_over_the_file(project: Path, capsys, monkeypatch):

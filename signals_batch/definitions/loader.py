@@ -265,7 +265,8 @@ class _Unreadable(Exception):
     """A definition file that is not YAML / JSON / a runnable module; the message says why."""
 
 
-def _parse_error(error: Exception) -> str:
+def parse_error_message(error: Exception) -> str:
+    """One line for a JSON / YAML parse error: where, and what."""
     if isinstance(error, json.JSONDecodeError):
         return f"cannot parse JSON at line {error.lineno}, column {error.colno}: {error.msg}"
     mark = getattr(error, "problem_mark", None)
@@ -292,7 +293,7 @@ def _read_file(path: Path) -> list[Any]:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (yaml.YAMLError, ValueError) as error:
         # ValueError: JSON errors, and PyYAML reading `2025-13-01` as an invalid date.
-        raise _Unreadable(_parse_error(error)) from None
+        raise _Unreadable(parse_error_message(error)) from None
     if data is None:
         return []
     if isinstance(data, dict) and "attribute_groups" in data:
@@ -323,7 +324,8 @@ def load_definitions(path: Path | str) -> Definitions:
     path = Path(path)
     if not path.exists():
         raise InvalidInput(
-            f"definitions not found: {path} (set `definitions` in signals_batch.yml)"
+            f"definitions not found: {path} (set `definitions` in signals_batch.yml, or "
+            "SIGNALS_BATCH_DEFINITIONS)"
         )
     found: list[tuple[AttributeGroup, str]] = []
     problems: list[Problem] = []
