@@ -546,9 +546,11 @@ def get(
         _emit_json(profiles)
     found = {g: values for g, values in profiles.items() if values is not None}
     if not found:
+        keys = {g.ident: g.key_name for g in project.definitions.groups}
+        searched = ", ".join(f"{g} (by {keys[g]})" if g in keys else g for g in profiles)
         raise SignalsBatchError(
-            f"no values for {key_value!r} in the store (groups: "
-            f"{', '.join(profiles)}); has `signals-batch sync` run?"
+            f"no values for {key_value!r} in the store (groups: {searched}); is it a value "
+            "of that key, and has `signals-batch sync` run?"
         )
     if as_json:
         return

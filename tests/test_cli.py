@@ -374,6 +374,7 @@ def test_get_exits_1_when_no_group_has_values_with_json_too(project: Path, capsy
     plain = run_cli(capsys, "get", "nope", "-p", str(project))
     assert plain.code == 1
     assert "no values for 'nope' in the store" in plain.err
+    assert "ecommerce_user_v1 (by domain_userid)" in plain.err  # which key it was looked up as
     as_json = run_cli(capsys, "get", "nope", "--json", "-p", str(project))
     assert as_json.code == 1
     assert json.loads(ANSI.sub("", as_json.out)) == {
