@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 import runpy
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -159,7 +160,10 @@ def _message(item: Any) -> str:
             return f"expected {_MODEL_NOUNS[model]} (a mapping of its fields), {found}"
         return f"expected a mapping, {found}"
     if kind == "literal_error":
-        return f"{value!r} is not one of {ctx.get('expected')}"
+        choices = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+        close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.7)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"{value!r} is not one of {ctx.get('expected')}{hint}"
     if kind == "string_pattern_mismatch":
         meaning = _PATTERN_MEANINGS.get(ctx.get("pattern"))
         if meaning and meaning.startswith("is "):
