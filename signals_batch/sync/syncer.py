@@ -100,8 +100,9 @@ def sync_groups(
             result = GroupSyncSummary(group=group.ident, table=source.label)
             summary.groups.append(result)
             after = None if full else store.get_watermark(group.ident)
-            if dry_run:
+            if dry_run:  # what would be sent after the store's watermark, which stays
                 result.rows_read = reader.count_changes(source, after)
+                result.watermark = after.updated_at.isoformat() if after else None
                 continue
             mark = uuid.uuid4().hex if full else None
             _push(reader, source, spec, after, mark, store, chunk_size, result, progress)
