@@ -46,7 +46,7 @@
 {% macro default__replaced_attributes(model_name, definition) -%}
   {%- if not execute -%}{{ return(none) }}{%- endif -%}
   {%- set previous = signals_batch.previous_run(model_name) -%}
-  {%- if previous is none or previous.settings.split(';definition=')[-1] != definition -%}
+  {%- if previous is none or signals_batch.recorded_definition(previous.settings) != definition -%}
     {{ return(none) }}
   {%- endif -%}
   {{ return(load_relation(this)) }}
@@ -64,6 +64,12 @@
 {#- The settings part of a state row's `settings` (without the definition digest). -#}
 {% macro recorded_settings(settings) -%}
   {{ return(settings.split(';definition=')[0]) }}
+{%- endmacro %}
+
+{#- The definition digest of a state row's `settings` (none when it has none). -#}
+{% macro recorded_definition(settings) -%}
+  {%- set parts = settings.split(';definition=') -%}
+  {{ return(parts[1] if parts | length > 1 else none) }}
 {%- endmacro %}
 
 {#- changed_sql: how many rows this run wrote (an aggregate over the model's table). -#}
