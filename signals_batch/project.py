@@ -69,6 +69,23 @@ def run_lock(path: Path, timeout: float):
     return file_lock(path, timeout, refused)
 
 
+def as_of_notices(as_of: dt.date, settings: Settings, today: dt.date) -> list[str]:
+    """What a run should say about an as-of date that is legal but likely a mistake."""
+    window_end = as_of - dt.timedelta(days=0 if settings.include_current_day else 1)
+    if window_end < settings.start_date:  # a backfill before the data starts
+        return [
+            f"as of {as_of} the windows end on {window_end}, before start_date "
+            f"{settings.start_date}: no event counts, every table is empty"
+        ]
+    if as_of > today:  # a typo, or a clock: windows that reach days with no events yet
+        return [
+            f"as of {as_of} is after today ({today}, UTC): the windows end on {window_end}, "
+            "so the days not yet over count no events and windowed values will be low "
+            "until they are; runs normally use today's date (the default) or a past one"
+        ]
+    return []
+
+
 @dataclass
 class GroupRunSummary:
     group: str
@@ -217,12 +234,7 @@ class Project:
         groups = self.definitions.select(select)
         if not groups:
             raise InvalidInput("no batch groups to run: add definitions (see `signals-batch init`)")
-        window_end = as_of - dt.timedelta(days=0 if self.settings.include_current_day else 1)
-        if window_end < self.settings.start_date:  # legal (a backfill), but likely a mistake
-            notices.append(
-                f"as of {as_of} the windows end on {window_end}, before start_date "
-                f"{self.settings.start_date}: no event counts, every table is empty"
-            )
+        notices += as_of_notices(as_of, self.settings, started.date())
         compiled = self.compile()
         plans = {plan.ident: plan for plan in compiled.plans}
         changed = write_project(self.dir, compiled)

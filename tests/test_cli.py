@@ -6,6 +6,7 @@ script does); a few run a real process to see exactly what a user sees.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -573,3 +574,22 @@ def test_tracebacks_only_with_debug(tmp_path: Path):
     assert debug.code != 0
     assert "Traceback" in debug.err
     assert "DefinitionError" in debug.err
+
+
+def test_a_run_as_of_a_future_date_or_before_start_date_says_so():
+    from signals_batch.config import Settings
+    from signals_batch.project import as_of_notices
+
+    today = dt.date(2025, 3, 10)
+    settings = Settings(start_date=dt.date(2025, 1, 1))
+    assert as_of_notices(today, settings, today) == []
+    assert as_of_notices(dt.date(2025, 1, 2), settings, today) == []
+    (before,) = as_of_notices(dt.date(2025, 1, 1), settings, today)
+    assert before == ("as of 2025-01-01 the windows end on 2024-12-31, before start_date "
+                      "2025-01-01: no event counts, every table is empty")
+    (future,) = as_of_notices(dt.date(2026, 3, 10), settings, today)
+    assert future.startswith("as of 2026-03-10 is after today (2025-03-10, UTC): the windows "
+                             "end on 2026-03-09")
+    current = Settings(start_date=dt.date(2025, 1, 1), include_current_day=True)
+    assert as_of_notices(today, current, today) == []
+    assert "the windows end on 2025-03-11" in as_of_notices(dt.date(2025, 3, 11), current, today)[0]
