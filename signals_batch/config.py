@@ -12,6 +12,7 @@ import os
 import re
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -37,6 +38,30 @@ class StoreSettings(BaseModel):
     # how long a killed sync's lock on a redis/http store outlives it
     lock_lease_seconds: float = Field(default=30.0, gt=0)
 
+    def __repr_args__(self):
+        for name, value in super().__repr_args__():
+            yield name, (redacted_url(value) if name == "url" and value else value)
+
+
+def redacted_url(url: str) -> str:
+    """`url` with any user, password and query replaced by ***: fit for a repr or a log."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if "@" in netloc:
+            netloc = "***@" + netloc.rsplit("@", 1)[1]
+        return urlunsplit(parts._replace(netloc=netloc, query="***" if parts.query else ""))
+    except ValueError:
+        return "***"
+
+
+def url_has_credentials(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return bool(parts.password or "password=" in parts.query.lower())
+
 
 DEFAULT_TOKEN_URL = (
     "https://console.snowplowanalytics.com/api/msc/v1/organizations/{org_id}/credentials/v3/token"
@@ -50,6 +75,11 @@ class SignalsApiSettings(BaseModel):
 
     url: str | None = None
     auth: Literal["sandbox", "bdp", "none"] = "sandbox"
+
+    def __repr_args__(self):
+        for name, value in super().__repr_args__():
+            yield name, (redacted_url(value) if name == "url" and value else value)
+
     # bdp: where the API key is exchanged for an access token; `{org_id}` is filled in.
     token_url: str = DEFAULT_TOKEN_URL
     timeout_seconds: float = Field(default=30.0, gt=0)
@@ -123,6 +153,14 @@ def load_settings(project_dir: Path) -> Settings:
             raise InvalidInput(f"{path}: {parse_error_message(error)}") from None
         if not isinstance(data, dict):
             raise InvalidInput(f"{path}: expected a mapping of settings")
+        store = data.get("store")
+        if isinstance(store, dict) and isinstance(store.get("url"), str) and url_has_credentials(
+                store["url"]):
+            # the file is usually committed; the value is not shown
+            raise InvalidInput(
+                f"{path}: setting 'store.url' holds a password; secrets are read from the "
+                "environment only: remove it from the file and set the whole url in "
+                "SIGNALS_BATCH_STORE__URL")
     try:
         return Settings(**data)
     except SettingsError as error:

@@ -527,6 +527,34 @@ def test_unparsable_settings_file_exits_2(project: Path, capsys):
     assert len(result.err.strip().splitlines()) == 1
 
 
+def test_a_password_in_the_settings_file_is_refused_and_never_shown(project: Path, capsys,
+                                                                   monkeypatch):
+    """Secrets come from the environment only: a store url with a password in the (usually
+    committed) signals_batch.yml is an input error that names the variable to use; from the
+    environment it is accepted, and a repr of the settings hides it."""
+    secret = "S3cretPW_xyz"
+    for url in (f"redis://:{secret}@127.0.0.1:6392/3",
+                f"redis://127.0.0.1:6392/3?password={secret}",
+                f"http://user:{secret}@store.example/api"):
+        (project / "signals_batch.yml").write_text(
+            yaml.safe_dump({"store": {"type": "redis", "url": url}}))
+        result = run_cli(capsys, "status", "-p", str(project))
+        assert result.code == 2, result.err
+        assert ("setting 'store.url' holds a password; secrets are read from the environment "
+                "only: remove it from the file and set the whole url in "
+                "SIGNALS_BATCH_STORE__URL") in result.err
+        assert secret not in result.out + result.err
+    (project / "signals_batch.yml").write_text("store: {type: redis}\n")
+    monkeypatch.setenv("SIGNALS_BATCH_STORE__URL", f"redis://:{secret}@127.0.0.1:6392/3")
+    monkeypatch.setenv("SIGNALS_BATCH_SIGNALS_API__URL", f"https://u:{secret}@api.example/?k=1")
+    settings = load_settings(project)
+    assert settings.store.url == f"redis://:{secret}@127.0.0.1:6392/3"
+    for shown in (repr(settings), str(settings), repr(settings.store), str(settings.signals_api)):
+        assert secret not in shown
+    assert "url='redis://***@127.0.0.1:6392/3'" in repr(settings.store)
+    assert "url='https://***@api.example/?***'" in repr(settings.signals_api)
+
+
 def test_environment_wins_over_the_file(project: Path, capsys, monkeypatch):
     other = project / "other_definitions"
     other.mkdir()
