@@ -39,6 +39,8 @@ PENDING_FULL_REFRESH = "full_refresh_pending"
 RUN_SETTINGS = "run_settings.json"
 RUN_LOCK = "run.lock"
 DEFAULT_RUN_LOCK_TIMEOUT = 60.0
+# how long `status` waits for a DuckDB file another process (a sync) has open
+STATUS_WAIT = 10.0
 # A group's row in the run state is its ident, `<name>_v<version>` (lifetime markers and the
 # run's own rows have other names).
 _GROUP_STATE_ROW = re.compile(r".+_v[0-9]+")
@@ -369,7 +371,8 @@ class Project:
         republisher = self.signals_api() if not dry_run else None
         store = self.open_store(store_type)
         try:
-            with self.warehouse() as reader:
+            # a sync that waits for another one's store lock waits for its DuckDB file too
+            with self.warehouse(wait=lock_timeout) as reader:
                 return sync_groups(
                     reader,
                     groups,
@@ -388,13 +391,13 @@ class Project:
             if republisher is not None:
                 republisher.close()
 
-    def warehouse(self):
+    def warehouse(self, wait: float = 0.0):
         """A reader of the project's warehouse (sync/reader.py), chosen by the dbt profile's
         adapter type and connected with that profile, rendered as for a run (a context
-        manager)."""
+        manager); `wait`: seconds to wait for a DuckDB file another process holds."""
         from signals_batch.sync.reader import open_reader
 
-        return open_reader(self.dir, self.dbt_env())
+        return open_reader(self.dir, self.dbt_env(), wait=wait)
 
     def signals_api(self):
         """The Signals API client, or None when no url is configured."""
@@ -428,7 +431,7 @@ class Project:
         store = self.open_store(store_type)
         report = []
         try:
-            with self.warehouse() as reader:
+            with self.warehouse(wait=STATUS_WAIT) as reader:
                 state = reader.read_state(self.settings.target_schema)
                 defined = {g.ident for g in groups}
                 removed = sorted(

@@ -195,20 +195,37 @@ def duckdb_path(project_dir: Path) -> Path:
     return path if path.is_absolute() else project_dir / path
 
 
+class DuckDBFileLocked(SignalsBatchError):
+    """Another process has the DuckDB file open (exit 1)."""
+
+
 @contextmanager
-def connect(project_dir: Path, read_only: bool = False, create: bool = False) -> Iterator[Any]:
-    """A DuckDB connection to the project's warehouse file (`create`: make it if missing)."""
+def connect(project_dir: Path, read_only: bool = False, create: bool = False,
+            wait: float = 0.0) -> Iterator[Any]:
+    """A DuckDB connection to the project's warehouse file (`create`: make it if missing).
+    While another process has the file open, tries again for up to `wait` seconds."""
     import duckdb
+    from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_fixed
 
     path = duckdb_path(project_dir)
     if not create and not path.exists():
         raise SignalsBatchError(
             f"warehouse {path} does not exist yet: run `signals-batch run` first"
         )
-    try:
-        connection = duckdb.connect(str(path), read_only=read_only)
-    except duckdb.IOException as error:
-        raise SignalsBatchError(duckdb_lock_message(str(error)) or one_line(error)) from None
+
+    @retry(retry=retry_if_exception_type(DuckDBFileLocked), stop=stop_after_delay(wait),
+           wait=wait_fixed(0.2), reraise=True)
+    def open_file():
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as error:
+            locked = duckdb_lock_message(str(error))
+            if locked:
+                raise DuckDBFileLocked(
+                    f"{locked}{f' (waited {wait:g}s for it)' if wait else ''}") from None
+            raise SignalsBatchError(one_line(error)) from None
+
+    connection = open_file()
     try:
         connection.execute("SET TimeZone = 'UTC'")
         yield connection

@@ -257,3 +257,36 @@ def test_the_bigquery_reader_reads_changed_rows_in_order_a_page_at_a_time():
         update={"table": "nope"})})
     with pytest.raises(InvalidInput, match="table crm.nope not found"):
         reader.check(row_source(missing, "signals", reader.default_database))
+
+
+def test_a_sync_waits_for_a_duckdb_file_another_process_has_open(tmp_path: Path):
+    """One process at a time may open a DuckDB file for writing: a sync waits up to its
+    --lock-timeout for it (as for another sync's store lock), then fails naming the holder."""
+    import subprocess
+    import sys
+    import time
+
+    from signals_batch.scaffold import init_project
+    from signals_batch.warehouse import DuckDBFileLocked, connect
+
+    init_project(tmp_path / "p", start_date="2025-01-01", examples=False)
+    project = tmp_path / "p"
+    with connect(project, create=True) as con:
+        con.execute("create table t as select 1 as x")
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('open', flush=True);"
+         " time.sleep(2)", str(project / "warehouse.duckdb")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        started = time.monotonic()
+        with pytest.raises(DuckDBFileLocked, match=r"is open in another process .*PID "
+                                                   r"\d+.*\(waited 0.3s for it\)"):
+            with connect(project, wait=0.3):
+                pass
+        assert time.monotonic() - started >= 0.3
+        with connect(project, wait=30) as con:  # the holder lets go after 2 s
+            assert con.execute("select x from t").fetchone() == (1,)
+    finally:
+        holder.kill()
+        holder.wait()

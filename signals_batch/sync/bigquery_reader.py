@@ -75,7 +75,8 @@ class BigQueryReader(WarehouseReader):
     # ------------------------------------------------------------------ connecting
 
     @classmethod
-    def open(cls, project_dir: Path, env: Mapping[str, str]) -> BigQueryReader:
+    def open(cls, project_dir: Path, env: Mapping[str, str], wait: float = 0.0
+             ) -> BigQueryReader:
         target = dbt_target(project_dir, env)
         if target.adapter_type != "bigquery":
             raise InvalidInput(f"profile target {target.name!r} is not a BigQuery target")

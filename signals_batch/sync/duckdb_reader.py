@@ -22,11 +22,12 @@ class DuckDBReader(WarehouseReader):
         self._label = label
 
     @classmethod
-    def open(cls, project_dir: Path, env: Mapping[str, str]) -> DuckDBReader:
+    def open(cls, project_dir: Path, env: Mapping[str, str], wait: float = 0.0
+             ) -> DuckDBReader:
         from signals_batch.warehouse import connect, duckdb_path
 
         stack = contextlib.ExitStack()
-        con = stack.enter_context(connect(project_dir))
+        con = stack.enter_context(connect(project_dir, wait=wait))
         return cls(con, stack, f"DuckDB {duckdb_path(project_dir)}")
 
     @classmethod

@@ -57,10 +57,12 @@ class WarehouseReader(ABC):
 
     @classmethod
     @abstractmethod
-    def open(cls, project_dir: Path, env: Mapping[str, str]) -> WarehouseReader:
+    def open(cls, project_dir: Path, env: Mapping[str, str], wait: float = 0.0
+             ) -> WarehouseReader:
         """Connect with the settings of the project's dbt profile; `env` is what signals-batch
         sets for dbt runs (SIGNALS_BATCH_TARGET_SCHEMA ...), so the profile renders as it does
-        for `run`."""
+        for `run`. `wait`: how long to wait for a warehouse another process holds (a DuckDB
+        file is open in one writing process at a time)."""
 
     @property
     @abstractmethod
@@ -147,11 +149,12 @@ def reader_class(adapter_type: str) -> type[WarehouseReader]:
 
 
 @contextlib.contextmanager
-def open_reader(project_dir: Path, env: Mapping[str, str]) -> Iterator[WarehouseReader]:
+def open_reader(project_dir: Path, env: Mapping[str, str], wait: float = 0.0
+                ) -> Iterator[WarehouseReader]:
     """The reader for the project's dbt profile (its `type` picks the class)."""
     from signals_batch.warehouse import profile_type
 
-    reader = reader_class(profile_type(project_dir)).open(project_dir, env)
+    reader = reader_class(profile_type(project_dir)).open(project_dir, env, wait=wait)
     try:
         yield reader
     finally:

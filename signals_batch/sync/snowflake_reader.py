@@ -108,7 +108,8 @@ class SnowflakeReader(WarehouseReader):
     # ------------------------------------------------------------------ connecting
 
     @classmethod
-    def open(cls, project_dir: Path, env: Mapping[str, str]) -> SnowflakeReader:
+    def open(cls, project_dir: Path, env: Mapping[str, str], wait: float = 0.0
+             ) -> SnowflakeReader:
         target = dbt_target(project_dir, env)
         if target.adapter_type != "snowflake":
             raise InvalidInput(f"profile target {target.name!r} is not a Snowflake target")
