@@ -280,10 +280,9 @@ def test_a_sync_waits_for_a_duckdb_file_another_process_has_open(tmp_path: Path)
     try:
         assert holder.stdout.readline().strip() == "open"
         started = time.monotonic()
-        with pytest.raises(DuckDBFileLocked, match=r"is open in another process .*PID "
-                                                   r"\d+.*\(waited 0.3s for it\)"):
-            with connect(project, wait=0.3):
-                pass
+        locked = r"is open in another process .*PID \d+.*\(waited 0.3s for it\)"
+        with pytest.raises(DuckDBFileLocked, match=locked), connect(project, wait=0.3):
+            pass
         assert time.monotonic() - started >= 0.3
         with connect(project, wait=30) as con:  # the holder lets go after 2 s
             assert con.execute("select x from t").fetchone() == (1,)
