@@ -162,8 +162,9 @@
   {{ return(adapter.dispatch('json_literal', 'signals_batch')(value)) }}
 {%- endmacro %}
 
+{#- json() writes it compact, as the computed dicts are: `{"k":1}`, not `{"k": 1}`. -#}
 {% macro duckdb__json_literal(value) -%}
-  CAST({{ signals_batch.string_literal(tojson(value, sort_keys=True)) }} AS JSON)
+  json({{ signals_batch.string_literal(tojson(value, sort_keys=True)) }})
 {%- endmacro %}
 
 {% macro snowflake__json_literal(value) -%}

@@ -55,7 +55,7 @@
 {%- endmacro %}
 
 {#- Equality is not defined on ARRAY and JSON: compare their JSON text (never NULL). Doubles
-    as on Snowflake (portable.sql). -#}
+    within a tolerance, as everywhere (default__value_changed, portable.sql). -#}
 {% macro bigquery__value_changed(new, old, type) -%}
   {%- if type in ('double', 'float') -%}
     {{ signals_batch.double_changed(new, old) }}

@@ -61,9 +61,9 @@
 
 {#- The attribute tables use delete+insert on the key: the model's rows replace the target's
     rows of the same key. Unchanged keys are not among the model's rows, so their updated_at
-    stays. A key that no longer has a row comes back with a NULL updated_at, and goes here. -#}
+    stays. A key that no longer has a row comes back with a NULL updated_at (from an
+    incremental run, or a full refresh over the table it replaces), and goes here, after
+    record_removed_keys has noted it for the sync. -#}
 {% macro drop_removed_keys() -%}
-  {%- if is_incremental() -%}
     delete from {{ this }} where updated_at is null
-  {%- endif -%}
 {%- endmacro %}

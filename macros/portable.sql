@@ -55,24 +55,20 @@
 
 
 {#- Whether a recomputed value of an attribute of type `type` differs from the stored one,
-    NULLs compared as values. Exact here: DuckDB's sums of doubles do not depend on the order
-    of the rows (`double_sum`). -#}
+    NULLs compared as values. A double / float counts as changed only beyond a relative 1e-12
+    (docs/semantics-notes.md): a sum is added up from partials, and which partials there are
+    depends on which run loaded which events (a full refresh adds one day's events at once,
+    nightly runs a run's at a time), so the same events can sum to values that differ in
+    their last bits. An infinity or a NULL on one side is a change. -#}
 {% macro value_changed(new, old, type=none) -%}
   {{ return(adapter.dispatch('value_changed', 'signals_batch')(new, old, type)) }}
 {%- endmacro %}
 
 {% macro default__value_changed(new, old, type) -%}
-  {{ new }} is distinct from {{ old }}
-{%- endmacro %}
-
-{#- Snowflake and BigQuery add doubles in no fixed order, so the same partials can sum to a
-    value that differs in its last bits: a double / float counts as changed only beyond a
-    relative 1e-12 (docs/semantics-notes.md). An infinity or a NULL on one side is a change. -#}
-{% macro snowflake__value_changed(new, old, type) -%}
   {%- if type in ('double', 'float') -%}
     {{ signals_batch.double_changed(new, old) }}
   {%- else -%}
-    {{ signals_batch.default__value_changed(new, old, type) }}
+    {{ new }} is distinct from {{ old }}
   {%- endif -%}
 {%- endmacro %}
 

@@ -73,12 +73,47 @@
 {%- endmacro %}
 
 {#- changed_sql: how many rows this run wrote (an aggregate over the model's table). -#}
-{% macro write_state_row(model_name, settings, changed_sql) -%}
-  {%- set state = signals_batch.state_relation() -%}
-  create table if not exists {{ state }} (
+{% macro create_state_table() -%}
+  create table if not exists {{ signals_batch.state_relation() }} (
     model {{ dbt.type_string() }}, as_of DATE, settings {{ dbt.type_string() }},
     run_started_at {{ signals_batch.sql_type('timestamp') }},
     row_count BIGINT, changed_count BIGINT);
+{%- endmacro %}
+
+
+{#- Keys leaving an attribute table (the as-of date moved back before their first event, a
+    rebuild after start_date moved or events were deleted) must leave the Profiles Store too:
+    a sync only sends rows whose updated_at is newer than its watermark, so the run notes
+    when it removed keys, in a state row `<group>:keys_removed` (run_started_at; row_count =
+    how many, NULL when it cannot tell), and the next sync of the group reconciles the store
+    with the whole table. Runs before drop_removed_keys. A rebuild that could not compare
+    with the table it replaced (a changed definition, BigQuery) notes it always: any key may
+    have left; a first build has nothing to remove. -#}
+{% macro record_removed_keys(model_name, definition) -%}
+  {%- set state = signals_batch.state_relation() -%}
+  {%- set marker = signals_batch.string_literal(model_name ~ ':keys_removed') -%}
+  {{ signals_batch.create_state_table() }}
+  {%- if not is_incremental() and signals_batch.replaced_attributes(model_name, definition) is none %}
+    {%- if signals_batch.previous_run(model_name) is none -%}{{ return('') }}{%- endif %}
+  delete from {{ state }} where model = {{ marker }};
+  insert into {{ state }}
+  select {{ marker }}, {{ signals_batch.date_literal(signals_batch.as_of()) }}, '',
+         {{ signals_batch.run_started_literal() }}, CAST(NULL AS BIGINT), CAST(NULL AS BIGINT);
+  {%- else %}
+  delete from {{ state }} where model = {{ marker }}
+    and exists (select 1 from {{ this }} where updated_at is null);
+  insert into {{ state }}
+  select {{ marker }}, {{ signals_batch.date_literal(signals_batch.as_of()) }}, '',
+         {{ signals_batch.run_started_literal() }}, count(*), CAST(NULL AS BIGINT)
+  from {{ this }} where updated_at is null
+  having count(*) > 0;
+  {%- endif %}
+{%- endmacro %}
+
+
+{% macro write_state_row(model_name, settings, changed_sql) -%}
+  {%- set state = signals_batch.state_relation() -%}
+  {{ signals_batch.create_state_table() }}
   delete from {{ state }} where model = {{ signals_batch.string_literal(model_name) }};
   insert into {{ state }}
   select {{ signals_batch.string_literal(model_name) }},

@@ -10,9 +10,11 @@
 {%- endmacro %}
 
 {#- A context / unstruct column may be JSON, VARCHAR holding JSON, or LIST/STRUCT from
-    Parquet: a cast to JSON reads all three the same way. -#}
+    Parquet: a cast to JSON reads all three the same way. Text that is not JSON (a loader's
+    empty string, a truncated row) reads as NULL, like a missing context, instead of failing
+    every run while the row is among the new events. -#}
 {% macro duckdb__json_text(column, path) -%}
-  json_extract_string(CAST({{ column }} AS JSON), '{{ path }}')
+  json_extract_string(TRY_CAST({{ column }} AS JSON), '{{ path }}')
 {%- endmacro %}
 
 {#- Snowflake: VARIANT columns, read with GET_PATH (the path without its leading `$.`). The

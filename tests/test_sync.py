@@ -116,6 +116,50 @@ def test_full_sync_removes_keys_no_longer_in_the_tables(built):
     del store_spec
 
 
+def test_keys_that_leave_a_table_leave_the_store_at_the_next_sync(tmp_path, events):
+    """SEMANTICS.md section 8: after a sync the store holds exactly the table's keys. A run
+    that removes keys (the as-of date moved back before their first event; a full refresh
+    after events were deleted at the source, e.g. an erasure request) notes it, and the next
+    plain sync reconciles the group once: the whole table resent, the other keys removed."""
+    from signals_batch.warehouse import connect
+
+    project = EngineProject(tmp_path, GROUPS, start_date=START)
+    project.load(events)
+    project.run(as_of=START + dt.timedelta(days=10))
+    first = project.project.sync()
+    assert not any("keys left" in n for n in first.notices), first.notices
+    assert_store_equals_tables(project)
+
+    back = START + dt.timedelta(days=5)
+    project.run(as_of=back)
+    synced = project.project.sync()
+    assert sum(g.rows_removed for g in synced.groups) > 0
+    assert any(n.startswith("aggregations_v1: keys left ") for n in synced.notices)
+    assert_store_equals_tables(project)
+    again = project.project.sync()  # reconciled once, not at every sync
+    assert all(g.rows_read == g.rows_removed == 0 for g in again.groups), again.groups
+    assert not any("keys left" in n for n in again.notices)
+
+    erased = next(iter(project.rows()["aggregations_v1_attributes"]))
+    with connect(project.path) as con:
+        con.execute("delete from atomic.events where domain_userid = ?", [erased])
+    project.run(as_of=back, full_refresh=True)
+    dry = project.project.sync(dry_run=True)
+    assert any("a sync will resend the whole table" in n for n in dry.notices)
+    synced = project.project.sync()
+    assert {g.group: g.rows_removed for g in synced.groups}["aggregations_v1"] >= 1
+    store = project.project.open_store()
+    try:
+        assert store.get("aggregations_v1", erased) is None
+    finally:
+        store.close()
+    assert_store_equals_tables(project)
+    # a full refresh that removes nothing reconciles nothing
+    project.run(as_of=back, full_refresh=True)
+    quiet = project.project.sync()
+    assert all(g.rows_read == g.rows_removed == 0 for g in quiet.groups), quiet.groups
+
+
 def _spec(ident):
     from signals_batch.stores.base import GroupSpec
 
@@ -331,11 +375,19 @@ def test_sync_republishes_each_synced_group_online_with_its_batch_source(
     assert registered["batch_source"]["timestamp_field"] == "updated_at"
     published = [r for r in stub.api_requests if r.path == "/api/v1/engines/publish"]
     assert len(published) == len(groups)
-    # nothing changed: nothing sent, nothing republished
+    # nothing changed: nothing sent, nothing republished (one read of each group to see
+    # that it is still online)
     before = len(stub.api_requests)
     again = project.project.sync()
     assert all(g.republished is None for g in again.groups)
-    assert len(stub.api_requests) == before
+    assert [r.method for r in stub.api_requests[before:]] == ["GET"] * len(groups)
+    # the group published again offline by someone else (e.g. the SDK's publish of the
+    # definition): the next sync puts it back online, with nothing to send
+    stub.registry[("network", 2)]["online"] = False
+    again = project.project.sync()
+    assert {g.group: g.republished for g in again.groups} == {
+        "logged_in_v1": None, "network_v2": True}
+    assert stub.registry[("network", 2)]["online"] is True
     # the API refusing us: a clear error naming the group, the rows are in the store
     from test_api_client import Step
 
@@ -343,6 +395,16 @@ def test_sync_republishes_each_synced_group_online_with_its_batch_source(
     with pytest.raises(SignalsBatchError) as error:
         project.project.sync(full=True)
     assert "401" in str(error.value) and "logged_in_v1" in str(error.value)
+    # a republish that failed is done by the next sync, even with no row to send
+    stub.registry[("logged_in", 1)]["online"] = False
+    stub.plan = [Step(200, stub.registry[("logged_in", 1)])] + [
+        Step(401, {"detail": "bad token"})] * 3
+    with pytest.raises(SignalsBatchError):
+        project.project.sync()
+    stub.plan = []
+    recovered = project.project.sync()
+    assert {g.group: g.republished for g in recovered.groups}["logged_in_v1"] is True
+    assert stub.registry[("logged_in", 1)]["online"] is True
 
 
 # --------------------------------------------------------------------------- redis
@@ -380,7 +442,7 @@ def test_killed_syncs_into_redis_recover_on_the_next_run(built, redis_url):
 
 @pytest.mark.server
 def test_redis_going_down_mid_sync_exits_1_and_a_later_sync_completes(
-        tmp_path, private_redis_server):
+        tmp_path, private_redis_server, monkeypatch):
     """An external batch group over a 20k-row table, synced one row per write: the server
     goes away after the first writes; the sync exits 1 naming the store (no password), and
     a later sync into a new server completes."""
@@ -403,7 +465,9 @@ def test_redis_going_down_mid_sync_exits_1_and_a_later_sync_completes(
                     "from range(20000) t(i)")
     definitions = project.path / "definitions" / "groups.yml"
     definitions.write_text(yaml.safe_dump([crm], sort_keys=False))
-    _use_store(project, type="redis", url=private_redis_server.url, lock_lease_seconds=1)
+    # the password-bearing url from the environment, as users must give it
+    _use_store(project, type="redis", lock_lease_seconds=1)
+    monkeypatch.setenv("SIGNALS_BATCH_STORE__URL", private_redis_server.url)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     process = subprocess.Popen(
         [sys.executable, "-m", "signals_batch.cli", "sync", "-p", str(project.path),
@@ -420,7 +484,7 @@ def test_redis_going_down_mid_sync_exits_1_and_a_later_sync_completes(
     assert "redis store redis://127.0.0.1" in err
     assert private_redis_server.password not in err and "Traceback" not in err
     private_redis_server.start()  # a new, empty server on a new port
-    _use_store(project, type="redis", url=private_redis_server.url, lock_lease_seconds=1)
+    monkeypatch.setenv("SIGNALS_BATCH_STORE__URL", private_redis_server.url)
     summary = project.project.sync()
     assert summary.groups[0].rows_written == 20000
     store = project.project.open_store()

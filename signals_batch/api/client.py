@@ -280,6 +280,21 @@ class SignalsApiClient:
             self._call("PUT", _group_path(group.name, group.version), write, body=payload)
         self.publish([(group.name, group.version)], action=f"{action} (publishing it)")
 
+    def is_online(self, group: AttributeGroup, batch_source: dict[str, Any]) -> bool:
+        """Whether the registry serves the group online from this batch source, published
+        (a sync republishes it otherwise: a republish that failed, or a group published
+        again offline by someone else)."""
+        registered = self.get_attribute_group(
+            group.name, group.version,
+            action=f"checking that group {group.ident} is online in the registry")
+        if registered is None:
+            return False
+        wanted = _batch_source_payload(group, batch_source)
+        source = registered.get("batch_source") or {}
+        return (registered.get("online") is True
+                and registered.get("is_published", True) is not False
+                and all(source.get(k) == v for k, v in wanted.items()))
+
     def get_online_attributes(
         self, group_ident_attributes: list[str], key_name: str, key_values: list[str]
     ) -> dict[str, Any]:

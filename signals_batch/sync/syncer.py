@@ -67,6 +67,8 @@ class Republisher:
 
     def republish_online(self, group: AttributeGroup, batch_source: dict) -> None: ...
 
+    def is_online(self, group: AttributeGroup, batch_source: dict) -> bool: ...
+
 
 def sync_groups(
     reader: WarehouseReader | Any,
@@ -92,6 +94,7 @@ def sync_groups(
     sources = [row_source(g, target_schema, database) for g in groups]
     for source in sources:  # every problem with the tables before anything is sent
         reader.check(source)
+    state = reader.read_state(target_schema)
 
     def run() -> None:
         for source in sources:
@@ -100,17 +103,33 @@ def sync_groups(
             result = GroupSyncSummary(group=group.ident, table=source.label)
             summary.groups.append(result)
             after = None if full else store.get_watermark(group.ident)
+            removed_at = None if full else keys_removed_since(state, group.ident, after)
+            if removed_at is not None:
+                after = None  # the whole table, and the keys it no longer has removed
+                summary.notices.append(
+                    f"{group.ident}: keys left {source.label} (run of "
+                    f"{removed_at:%Y-%m-%d %H:%M:%S}) since the store's last sync: "
+                    + ("a sync will resend the whole table and remove them" if dry_run else
+                       "resent the whole table and removed them from the store"))
+            reconcile = full or removed_at is not None
             if dry_run:  # what would be sent after the store's watermark, which stays
                 result.rows_read = reader.count_changes(source, after)
                 result.watermark = after.updated_at.isoformat() if after else None
                 continue
-            mark = uuid.uuid4().hex if full else None
+            mark = uuid.uuid4().hex if reconcile else None
             _push(reader, source, spec, after, mark, store, chunk_size, result, progress)
-            if full:
+            if reconcile:
                 result.rows_removed = store.finish_full(group.ident, mark)
             position = store.get_watermark(group.ident)
+            if removed_at is not None and (position is None or position.updated_at < removed_at):
+                # the removing run wrote no newer row: the watermark goes to it, so the next
+                # sync does not reconcile again (every row up to it was just sent)
+                store.upsert(spec, [], watermark=Watermark(removed_at, ""))
+                position = store.get_watermark(group.ident)
             result.watermark = position.updated_at.isoformat() if position else None
-            if republisher is not None and (result.rows_read or full or after is None):
+            if republisher is not None and (
+                    result.rows_read or reconcile or after is None
+                    or not republisher.is_online(group, source.batch_source)):
                 republisher.republish_online(group, source.batch_source)
                 result.republished = True
 
@@ -127,6 +146,25 @@ def sync_groups(
         )
     summary.seconds = round((dt.datetime.now() - started).total_seconds(), 3)
     return summary
+
+
+def keys_removed_since(state: dict[str, dict[str, Any]], group_ident: str,
+                       after: Watermark | None) -> dt.datetime | None:
+    """When the last run that removed keys from the group's table (its `<group>:keys_removed`
+    state row) ran, if the store has not been reconciled with the table since; else None.
+    A store without a watermark for the group holds none of its keys."""
+    if after is None:
+        return None
+    marker = state.get(f"{group_ident}:keys_removed")
+    removed_at = marker.get("run_started_at") if marker else None
+    if removed_at is None:
+        return None
+    if isinstance(removed_at, str):
+        removed_at = dt.datetime.fromisoformat(removed_at)
+    removed_at = removed_at.replace(tzinfo=None)
+    if after.updated_at.replace(tzinfo=None) >= removed_at:
+        return None
+    return removed_at
 
 
 def _push(
