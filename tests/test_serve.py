@@ -495,3 +495,18 @@ def test_serve_refuses_to_start_without_a_token_unless_no_auth_on_loopback(
     assert bind_token("0.0.0.0", " tok ", no_auth=False) == "tok"
     assert all(is_loopback(h) for h in ("127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost"))
     assert not any(is_loopback(h) for h in ("0.0.0.0", "::", "10.0.0.1", "example.com"))
+
+
+def test_serve_on_a_port_in_use_is_one_line_and_exit_1(tmp_path, capsys, monkeypatch):
+    import socket
+
+    monkeypatch.setenv("SIGNALS_SANDBOX_TOKEN", "a-token")
+    project_dir = make_project(tmp_path / "project")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli(capsys, "serve", "-p", str(project_dir), "--port", str(port))
+    assert result.code == 1, result.err
+    assert result.err.strip() == (f"error: cannot listen on 127.0.0.1:{port}: Address already "
+                                  "in use; choose another --port or stop what is using it")

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from servers import REDIS_PASSWORD, RedisServer, free_port, push_app, running_app
 
+from signals_batch.errors import InvalidInput
 from signals_batch.stores.base import (
     GroupSpec,
     ProfileRow,
@@ -580,6 +581,10 @@ def test_http_bearer_token_sent_and_never_shown(tmp_path: Path, monkeypatch) -> 
         with pytest.raises(StoreError, match="refused the request \\(401\\)") as raised:
             HttpStore(url, retries=2, retry_wait=0.05)
         assert "tok-Wrong-456" not in str(raised.value) and secret not in str(raised.value)
+        monkeypatch.delenv("SIGNALS_SANDBOX_TOKEN")  # no token at all: the user's setup (2)
+        with pytest.raises(InvalidInput, match=r"refused the request \(401\): it needs a "
+                                               r"token and \$SIGNALS_SANDBOX_TOKEN is not set"):
+            HttpStore(url, retries=2, retry_wait=0.05)
         monkeypatch.setenv("SIGNALS_SANDBOX_TOKEN", secret)
         store = HttpStore(url.replace("http://", "http://user:pw-Hidden@"), retries=2,
                           retry_wait=0.05)

@@ -51,7 +51,7 @@ from signals_batch.api.registry import (
     key_names,
     not_found,
 )
-from signals_batch.errors import InvalidInput
+from signals_batch.errors import InvalidInput, SignalsBatchError
 from signals_batch.stores.base import ProfileStore, StoreError
 
 API_PREFIX = "/api/v1"
@@ -636,6 +636,22 @@ def bind_token(host: str, token: str | None, no_auth: bool) -> str | None:
     return token.strip()
 
 
+def check_can_listen(host: str, port: int) -> None:
+    """Fail with one line (exit 1) when the address is taken or not this machine's, before
+    uvicorn would log it over several lines and exit 3."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(infos[0][4])
+    except OSError as error:
+        raise SignalsBatchError(
+            f"cannot listen on {host}:{port}: {error.strerror or error}; choose another --port "
+            "or stop what is using it") from None
+
+
 def serve(
     project_dir: Path | str,
     host: str = DEFAULT_HOST,
@@ -655,6 +671,7 @@ def serve(
             "serve needs FastAPI and uvicorn: pip install 'signals-batch[serve]'"
         ) from None
     app = create_app(project_dir, token=required)
+    check_can_listen(host, port)
     if started is not None:
         shown = f"[{host}]" if ":" in host else host
         started(f"http://{shown}:{port}")

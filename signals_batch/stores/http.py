@@ -93,6 +93,7 @@ class HttpStore:
         token = token if token is not None else os.environ.get(TOKEN_ENV) or None
         parts = urlsplit(url)
         self._secrets = [s for s in (token, parts.password, unquote(parts.password or "")) if s]
+        self._sends_credentials = bool(token or parts.username or parts.password)
         base = public + ("" if public.endswith(API_PREFIX) else API_PREFIX)
         headers = {"Accept": "application/json"}
         auth = None
@@ -156,6 +157,10 @@ class HttpStore:
                                  "SIGNALS_BATCH_STORE__URL)") from None
             raise self._failure(failure.response) from None
         if response.status_code in (401, 403):
+            if not self._sends_credentials:  # the user's setup to fix: exit 2
+                raise InvalidInput(
+                    f"the {self.description} refused the request ({response.status_code}): "
+                    f"it needs a token and ${TOKEN_ENV} is not set in the environment")
             raise StoreError(
                 f"the {self.description} refused the request ({response.status_code}): "
                 f"check the token in ${TOKEN_ENV}")
