@@ -83,9 +83,15 @@
   TRY_CAST({{ expr }} AS {{ signals_batch.sql_type('timestamp') }})
 {%- endmacro %}
 
-{#- Through TIMESTAMPTZ so an offset in the text is applied (the session runs in UTC). -#}
+{#- Through TIMESTAMPTZ so an offset in the text is applied (the session runs in UTC). Only
+    the text the notes call a timestamp, as on Snowflake: DuckDB's cast alone also reads
+    `2025-1-2`, time zone names and abbreviations (`Europe/Paris`, `PST`). -#}
 {% macro duckdb__to_timestamp(expr) -%}
-  CAST(TRY_CAST({{ expr }} AS TIMESTAMPTZ) AS TIMESTAMP)
+  {%- set text = 'trim(CAST(' ~ expr ~ ' AS VARCHAR))' -%}
+  {%- set stamp = '[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,9})?)?)?' -%}
+  {%- set offset = '([[:space:]]*(Z|[+-][0-9]{2}(:?[0-9]{2})?))?' -%}
+  CASE WHEN regexp_full_match({{ text }}, '{{ stamp ~ offset }}')
+       THEN CAST(TRY_CAST({{ text }} AS TIMESTAMPTZ) AS TIMESTAMP) END
 {%- endmacro %}
 
 {#- Snowflake: only `YYYY-MM-DD[( |T)HH:MI[:SS[.fraction]]][offset]` text is a timestamp

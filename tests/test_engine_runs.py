@@ -431,20 +431,24 @@ def test_a_camel_case_schema_name_reads_the_loaders_snake_case_column(tmp_path, 
         project.run(as_of=START + dt.timedelta(days=9))
 
 
+def _spend_group(*attributes: tuple[str, str, str, str | None]) -> dict:
+    """Group `spend`: (name, type, aggregation, period) over the purchases' total."""
+    purchase = {"vendor": "com.acme", "name": "purchase"}
+    total = f"{sample_events.PURCHASE_V1}:total"
+    return {"name": "spend", "version": 1, "type": "batch", "attribute_key": "domain_userid",
+            "owner": "tests@example.com", "attributes": [
+                {"name": name, "type": type_name, "aggregation": aggregation,
+                 "property": total, "events": [purchase], **({"period": period} if period else {})}
+                for name, type_name, aggregation, period in attributes]}
+
+
 def test_sums_of_doubles_do_not_depend_on_the_order_threads_add_them(tmp_path):
     """Enough purchases per key and day for DuckDB to add them on several threads: two full
     refreshes give bit-identical sums and means (a plain SUM differs in the last bits, which
     would move updated_at for nothing), equal to an exact sum within 1e-12."""
     import math
 
-    purchase = {"vendor": "com.acme", "name": "purchase"}
-    total = f"{sample_events.PURCHASE_V1}:total"
-    group = {"name": "spend", "version": 1, "type": "batch", "attribute_key": "domain_userid",
-             "owner": "tests@example.com", "attributes": [
-                 {"name": "revenue", "type": "double", "aggregation": "sum",
-                  "property": total, "events": [purchase]},
-                 {"name": "basket", "type": "double", "aggregation": "mean",
-                  "property": total, "events": [purchase]}]}
+    group = _spend_group(("revenue", "double", "sum", None), ("basket", "double", "mean", None))
     project = EngineProject(tmp_path, [group], start_date=START)
     count, users = 600_000, 16
     with connect(tmp_path) as con:
@@ -479,16 +483,8 @@ def test_doubles_summed_over_several_runs_keep_their_bits_and_updated_at_in_a_fu
     same events, partials grouped otherwise. Within the relative 1e-12 of value_changed that
     is no change: a full refresh keeps the stored bits and updated_at (so a synced store still
     holds the table's values), and a real change still moves both."""
-    purchase = {"vendor": "com.acme", "name": "purchase"}
-    total = f"{sample_events.PURCHASE_V1}:total"
-    group = {"name": "spend", "version": 1, "type": "batch", "attribute_key": "domain_userid",
-             "owner": "tests@example.com", "attributes": [
-                 {"name": "revenue", "type": "double", "aggregation": "sum",
-                  "property": total, "events": [purchase]},
-                 {"name": "basket", "type": "float", "aggregation": "mean",
-                  "property": total, "events": [purchase]},
-                 {"name": "revenue_7d", "type": "double", "aggregation": "sum",
-                  "property": total, "events": [purchase], "period": "P7D"}]}
+    group = _spend_group(("revenue", "double", "sum", None), ("basket", "float", "mean", None),
+                         ("revenue_7d", "double", "sum", "P7D"))
     project = EngineProject(tmp_path, [group], start_date=START)
 
     def purchase_event(user, day, amount, loaded_day):
