@@ -29,7 +29,15 @@ SETTINGS_FILE = "signals_batch.yml"
 _IDENT = re.compile(r"^[A-Za-z0-9_\-$]+$")
 
 
-class StoreSettings(BaseModel):
+class _UrlHiddenInRepr(BaseModel):
+    """A settings section whose `url` may hold credentials: its repr shows them as ***."""
+
+    def __repr_args__(self):
+        for name, value in super().__repr_args__():
+            yield name, (redacted_url(value) if name == "url" and value else value)
+
+
+class StoreSettings(_UrlHiddenInRepr):
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["local", "redis", "http"] = "local"
@@ -37,10 +45,6 @@ class StoreSettings(BaseModel):
     url: str | None = None
     # how long a killed sync's lock on a redis/http store outlives it
     lock_lease_seconds: float = Field(default=30.0, gt=0)
-
-    def __repr_args__(self):
-        for name, value in super().__repr_args__():
-            yield name, (redacted_url(value) if name == "url" and value else value)
 
 
 def redacted_url(url: str) -> str:
@@ -68,17 +72,13 @@ DEFAULT_TOKEN_URL = (
 )
 
 
-class SignalsApiSettings(BaseModel):
+class SignalsApiSettings(_UrlHiddenInRepr):
     """Where the Signals API is and how to call it; the secrets come from the environment."""
 
     model_config = ConfigDict(extra="forbid")
 
     url: str | None = None
     auth: Literal["sandbox", "bdp", "none"] = "sandbox"
-
-    def __repr_args__(self):
-        for name, value in super().__repr_args__():
-            yield name, (redacted_url(value) if name == "url" and value else value)
 
     # bdp: where the API key is exchanged for an access token; `{org_id}` is filled in.
     token_url: str = DEFAULT_TOKEN_URL
