@@ -165,10 +165,22 @@
   {%- elif type_name == 'bool' -%} {{ signals_batch.to_bool(expr) }}
   {%- elif type_name == 'timestamp' -%} {{ signals_batch.to_timestamp(expr) }}
   {%- elif type_name == 'unix_timestamp' -%}
-    coalesce({{ signals_batch.cast_number(signals_batch.to_number(expr), type_name) }},
+    coalesce({{ signals_batch.to_integer(expr, type_name) }},
+             {{ signals_batch.cast_number(signals_batch.to_number(expr), type_name) }},
              CAST(FLOOR(UNIX_MICROS({{ signals_batch.to_timestamp(expr) }}) / 1000000) AS INT64))
+  {%- elif type_name in ('int32', 'int64') -%}
+    coalesce({{ signals_batch.to_integer(expr, type_name) }},
+             {{ signals_batch.cast_number(signals_batch.to_number(expr), type_name) }})
   {%- else -%} {{ signals_batch.cast_number(signals_batch.to_number(expr), type_name) }}
   {%- endif -%}
+{%- endmacro %}
+
+{#- SAFE_CAST reads INT64 text exactly (a leading + cut off first); int32 is range checked. -#}
+{% macro bigquery__to_integer(expr, type_name) -%}
+  {%- set number = "SAFE_CAST(REGEXP_REPLACE(CAST(" ~ expr ~ " AS STRING), '^[[:space:]]*[+]?|[[:space:]]+$', '') AS INT64)" -%}
+  CASE WHEN REGEXP_CONTAINS(CAST({{ expr }} AS STRING), '^(?:{{ signals_batch.integer_pattern() }})$')
+  {%- if type_name == 'int32' %} AND {{ number }} BETWEEN -2147483648 AND 2147483647{% endif %}
+       THEN {{ number }} END
 {%- endmacro %}
 
 {#- ROUND goes half away from zero; out of the type's range is NULL (int32 checked, INT64 by

@@ -235,8 +235,12 @@
   {%- elif type_name == 'bool' -%} {{ signals_batch.to_bool(expr) }}
   {%- elif type_name == 'timestamp' -%} {{ signals_batch.to_timestamp(expr) }}
   {%- elif type_name == 'unix_timestamp' -%}
-    coalesce(TRY_CAST({{ signals_batch.to_number(expr) }} AS BIGINT),
+    coalesce({{ signals_batch.to_integer(expr, type_name) }},
+             {{ signals_batch.cast_number(signals_batch.to_number(expr), type_name) }},
              TRY_CAST(floor(epoch({{ signals_batch.to_timestamp(expr) }})) AS BIGINT))
+  {%- elif type_name in ('int32', 'int64') -%}
+    coalesce({{ signals_batch.to_integer(expr, type_name) }},
+             {{ signals_batch.cast_number(signals_batch.to_number(expr), type_name) }})
   {%- else -%} {{ signals_batch.cast_number(signals_batch.to_number(expr), type_name) }}
   {%- endif -%}
 {%- endmacro %}
@@ -248,10 +252,41 @@
   {%- elif type_name == 'bool' -%} {{ signals_batch.to_bool(expr) }}
   {%- elif type_name == 'timestamp' -%} {{ signals_batch.to_timestamp(expr) }}
   {%- elif type_name == 'unix_timestamp' -%}
-    coalesce({{ signals_batch.cast_number(signals_batch.to_number(expr), type_name) }},
+    coalesce({{ signals_batch.to_integer(expr, type_name) }},
+             {{ signals_batch.cast_number(signals_batch.to_number(expr), type_name) }},
              DATEDIFF('second', CAST('1970-01-01' AS TIMESTAMP_NTZ), {{ signals_batch.to_timestamp(expr) }}))
+  {%- elif type_name in ('int32', 'int64') -%}
+    coalesce({{ signals_batch.to_integer(expr, type_name) }},
+             {{ signals_batch.cast_number(signals_batch.to_number(expr), type_name) }})
   {%- else -%} {{ signals_batch.cast_number(signals_batch.to_number(expr), type_name) }}
   {%- endif -%}
+{%- endmacro %}
+
+
+{#- Integer text (`" +12 "`, `-9223372036854775808`) read exactly as the int type, so an
+    int64 beyond 2**53 (an id) keeps every digit; NULL for other text and out of range, which
+    then goes the way of any number (docs/semantics-notes.md, "Casts"). -#}
+{% macro to_integer(expr, type_name) -%}
+  {{ return(adapter.dispatch('to_integer', 'signals_batch')(expr, type_name)) }}
+{%- endmacro %}
+
+{% macro integer_pattern() -%}
+  [[:space:]]*[+-]?[0-9]+[[:space:]]*
+{%- endmacro %}
+
+{% macro default__to_integer(expr, type_name) -%}
+  CASE WHEN regexp_full_match(CAST({{ expr }} AS VARCHAR), '{{ signals_batch.integer_pattern() }}')
+       THEN TRY_CAST(CAST({{ expr }} AS VARCHAR) AS {{ signals_batch.sql_type(type_name) }}) END
+{%- endmacro %}
+
+{#- Snowflake: TRY_TO_NUMBER reads up to 38 digits; the range check makes the rest NULL. -#}
+{% macro snowflake__to_integer(expr, type_name) -%}
+  {%- set ranges = {'int32': ('-2147483648', '2147483647')} -%}
+  {%- set low, high = ranges.get(type_name, ('-9223372036854775808', '9223372036854775807')) -%}
+  {%- set number = "TRY_TO_NUMBER(REGEXP_REPLACE(CAST(" ~ expr ~ " AS VARCHAR), '^[[:space:]]*[+]?|[[:space:]]+$', ''))" -%}
+  CASE WHEN REGEXP_LIKE(CAST({{ expr }} AS VARCHAR), '{{ signals_batch.integer_pattern() }}')
+            AND {{ number }} BETWEEN {{ low }} AND {{ high }}
+       THEN CAST({{ number }} AS {{ signals_batch.sql_type(type_name) }}) END
 {%- endmacro %}
 
 
@@ -271,14 +306,15 @@
 {%- endmacro %}
 
 {#- Snowflake: ROUND goes half away from zero; out of the type's range is NULL, as TRY_CAST
-    gives elsewhere (Snowflake's TRY_CAST takes only text). -#}
+    gives elsewhere (Snowflake's TRY_CAST takes only text). The upper bound is exclusive and
+    one past the largest value: 2**63 - 1 is no double, and as a double it is 2**63. -#}
 {% macro snowflake__cast_number(expr, type_name) -%}
-  {%- set ranges = {'int32': ('-2147483648', '2147483647'),
-                    'int64': ('-9223372036854775808', '9223372036854775807'),
-                    'unix_timestamp': ('-9223372036854775808', '9223372036854775807')} -%}
+  {%- set ranges = {'int32': ('-2147483648', '2147483648'),
+                    'int64': ('-9223372036854775808', '9223372036854775808'),
+                    'unix_timestamp': ('-9223372036854775808', '9223372036854775808')} -%}
   {%- if type_name in ranges -%}
     {%- set rounded = 'ROUND(ROUND(' ~ expr ~ ', 9))' -%}
-    CASE WHEN {{ rounded }} BETWEEN {{ ranges[type_name][0] }} AND {{ ranges[type_name][1] }}
+    CASE WHEN {{ rounded }} >= {{ ranges[type_name][0] }} AND {{ rounded }} < {{ ranges[type_name][1] }}
          THEN CAST({{ rounded }} AS {{ signals_batch.sql_type(type_name) }}) END
   {%- else -%}
     CAST({{ expr }} AS {{ signals_batch.sql_type(type_name) }})

@@ -100,6 +100,15 @@ AGGREGATIONS = _group("aggregations", "domain_userid", [
     _attr("actions_or_default", "dict", "category_count", "se_action", events=[STRUCT],
           period="P1D", default_value={"none": 0}),
     _attr("gift_last", "bool", "last", f"{PURCHASE_V1}:gift"),
+    # integers beyond 2**53 keep every digit; unix seconds from numbers and timestamps mixed
+    _attr("first_order_id", "int64", "first", f"{PURCHASE_V1}:order_id"),
+    _attr("last_order_id", "int64", "last", f"{PURCHASE_V1}:order_id"),
+    _attr("order_ids", "int64_list", "unique_list", f"{PURCHASE_V1}:order_id"),
+    _attr("most_order_id", "int64", "most_frequent", f"{PURCHASE_V1}:order_id"),
+    _attr("earliest_paid", "unix_timestamp", "min", f"{PURCHASE_V1}:paid_at"),
+    _attr("latest_paid", "unix_timestamp", "max", f"{PURCHASE_V1}:paid_at"),
+    _attr("last_paid", "unix_timestamp", "last", f"{PURCHASE_V1}:paid_at"),
+    _attr("first_paid", "unix_timestamp", "first", f"{PURCHASE_V1}:paid_at"),
     _attr("major_two_total", "double", "sum", f"{PURCHASE_V2}:total", events=[PURCHASE_2]),
     _attr("path_country", "string", "last",
           {"type": "calculated", "operation": "concat", "separator": "|",
@@ -261,12 +270,19 @@ def edge_events(start: dt.date) -> list[dict]:
     event("edge-midnight", 5, 0, page_urlpath="/midnight")
     event("edge-before-midnight", 4, 86399.999, page_urlpath="/before-midnight")
     # Odd purchase payloads: string numbers, non-numbers, canonical numbers, bools.
+    # order_id: integers beyond 2**53 and at the int64 limits; paid_at: unix seconds as
+    # numbers (halves round away from zero) and as timestamp text, in one min / max.
     for i, payload in enumerate([
-        {"total": "12.5", "items": "2", "gift": True, "coupon": "50%_OFF"},
-        {"total": "abc", "items": 2.0, "gift": False, "coupon": "50xxOFF"},
-        {"total": 12.50, "items": 10, "gift": "yes", "coupon": "it's 10%"},
-        {"total": 1e3, "items": 9, "gift": "TRUE"},
-        {"total": -0.5, "items": None, "coupon": None},
+        {"total": "12.5", "items": "2", "gift": True, "coupon": "50%_OFF",
+         "order_id": 123456789012345678, "paid_at": 2.5},
+        {"total": "abc", "items": 2.0, "gift": False, "coupon": "50xxOFF",
+         "order_id": "-9223372036854775808", "paid_at": "2025-01-07T10:00:00+02:00"},
+        {"total": 12.50, "items": 10, "gift": "yes", "coupon": "it's 10%",
+         "order_id": 9223372036854775808, "paid_at": 1736244000123},
+        {"total": 1e3, "items": 9, "gift": "TRUE", "order_id": " +9007199254740993 ",
+         "paid_at": "-2.5"},
+        {"total": -0.5, "items": None, "coupon": None, "order_id": 9223372036854775807,
+         "paid_at": 9007199254740993},
     ]):
         event(f"edge-purchase-{i}", 6, 100 + i, name="purchase", vendor="com.acme",
               version="1-0-1", **{PURCHASE_V1: json.dumps(payload), "tr_total": 2.5 * i})

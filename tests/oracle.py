@@ -91,6 +91,21 @@ _NUMBER = re.compile(
 )
 
 
+_INTEGER = re.compile(r"[ \t\n\r]*[+-]?[0-9]+[ \t\n\r]*")
+
+
+def value_integer(value) -> int | None:
+    """An integer value, or integer text, read exactly (an int64 id beyond 2**53 keeps
+    every digit); None for anything else, which is then read as a number."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and _INTEGER.fullmatch(value):
+        return int(value)
+    return None
+
+
 def value_number(value) -> float | None:
     """The value as a finite double, or None when it is not a number."""
     if value is None or isinstance(value, bool):
@@ -167,6 +182,9 @@ def value_unix_seconds(value) -> int | None:
     Reading: a timestamp's epoch seconds are floored (UNIX_SECONDS / DATE_PART
     epoch_second), not rounded: 03:04:05.900 is ...045.
     """
+    exact = value_integer(value)
+    if exact is not None:
+        return exact if INT_RANGES["int64"][0] <= exact <= INT_RANGES["int64"][1] else None
     number = value_number(value)
     if number is not None:
         return round_half_away(number)
@@ -187,10 +205,12 @@ def _cast_scalar(value, type_name: str):
     if type_name in ("string", "bytes"):  # bytes is kept as text (notes)
         return value_text(value)
     if type_name in INT_RANGES:
-        number = value_number(value)
-        if number is None:
-            return None
-        rounded = round_half_away(number)
+        rounded = value_integer(value)
+        if rounded is None:
+            number = value_number(value)
+            if number is None:
+                return None
+            rounded = round_half_away(number)
         low, high = INT_RANGES[type_name]
         return rounded if low <= rounded <= high else None
     if type_name in ("float", "double"):
@@ -883,7 +903,10 @@ def compute(
 ) -> dict[str, dict[str, dict[str, object]]]:
     """``{"<group>_v<version>_attributes": {key: {attribute: value}}}`` for every batch
     group (other group types are skipped), computed from scratch over ``events``."""
-    counted = [Event(row) for row in deduplicate(events)]
+    # Reading (docs/incremental.md): a row without an event_id or a load_tstamp never counts
+    usable = [r for r in events
+              if r.get("event_id") is not None and r.get("load_tstamp") is not None]
+    counted = [Event(row) for row in deduplicate(usable)]
     counted = [event for event in counted if event.day is not None and event.day >= start_date]
     tables = {}
     for group in groups:

@@ -118,6 +118,27 @@ class TestAggregations:
         assert value_of(events, aggregation="min", property="se_label") == 9
         assert value_of(events, aggregation="max", property="se_label") == 10
 
+    def test_integers_beyond_two_to_the_53_keep_every_digit(self):
+        big = 2**53 + 1  # 9007199254740993: no double holds it
+        events = [purchase(at(2), {"id": big}), purchase(at(3), {"id": f" +{big + 2} "}),
+                  purchase(at(4), {"id": 2**63})]
+        prop = f"{PURCHASE_COLUMN}:id"
+        assert value_of(events, aggregation="first", property=prop) == big
+        assert value_of(events, aggregation="last", property=prop) is None  # beyond int64
+        assert value_of(events, type="int64_list", aggregation="unique_list",
+                        property=prop) == [big + 2, big, None]
+        assert value_of(events, type="int32", aggregation="first", property=prop) is None
+
+    def test_min_max_of_unix_timestamp_read_numbers_and_timestamps_as_seconds(self):
+        events = [purchase(at(2), {"t": "1970-01-01T00:01:00+00:00"}),
+                  purchase(at(3), {"t": 2.5}), purchase(at(4), {"t": 2**53 + 1})]
+        prop = f"{PURCHASE_COLUMN}:t"
+        assert value_of(events, type="unix_timestamp", aggregation="min", property=prop) == 3
+        assert value_of(events, type="unix_timestamp", aggregation="max",
+                        property=prop) == 2**53 + 1
+        assert value_of(events[:1], type="unix_timestamp", aggregation="max",
+                        property=prop) == 60
+
     def test_min_max_as_text_for_string(self):
         events = [event(at(2), se_label="10"), event(at(3), se_label="9")]
         assert value_of(events, type="string", aggregation="min", property="se_label") == "10"

@@ -42,7 +42,10 @@ DOUBLE_SUM = macro("double_sum")
 
 
 def comparison_domain(attribute: Attribute) -> str:
-    """How min/max compare: as numbers, timestamps or text (docs/semantics-notes.md)."""
+    """How min/max compare: as numbers, unix seconds (numbers and timestamps, both read as
+    whole seconds), timestamps or text (docs/semantics-notes.md)."""
+    if attribute.type == "unix_timestamp":
+        return "unix_seconds"
     if attribute.type in NUMERIC_TYPES:
         return "number"
     if attribute.type == "timestamp":
@@ -284,6 +287,8 @@ def _daily_columns(plan: AttributePlan, match: str) -> list[tuple[str, str]]:
             expr = number
         elif domain == "timestamp":
             expr = macro("to_timestamp", jinja_string(value))
+        elif domain == "unix_seconds":
+            expr = macro("cast_text", jinja_string(value), jinja_string("unix_timestamp"))
         else:
             expr = value
         return [(f"{a}_m", f"{agg}(case when {match} then {expr} end)")]
@@ -426,8 +431,8 @@ def final_sql(plan: AttributePlan, raw: str) -> str:
         agg in ("min", "max") and comparison_domain(attr) == "number"
     ):
         value = macro("cast_number", r, jinja_string(type_name))
-    elif agg in ("min", "max") and comparison_domain(attr) == "timestamp":
-        value = raw
+    elif agg in ("min", "max") and comparison_domain(attr) in ("timestamp", "unix_seconds"):
+        value = raw  # already of the declared type
     else:
         value = macro("cast_text", r, jinja_string(type_name))
     if attr.default_value is None:
