@@ -111,6 +111,28 @@
 {%- endmacro %}
 
 
+{#- Rows of the atomic events table that can never count: no event_id or no load_tstamp
+    (old Snowplow history loaded before load_tstamp existed, a broken loader). Counted by a run
+    that reads every row anyway (first run, full refresh), from start_date on, into a state
+    row `signals_batch_events:unusable` that signals-batch turns into a notice; any other run
+    clears it. -#}
+{% macro record_unusable_events(relation) -%}
+  {%- set state = signals_batch.state_relation() -%}
+  {%- set marker = signals_batch.string_literal('signals_batch_events:unusable') -%}
+  {{ signals_batch.create_state_table() }}
+  delete from {{ state }} where model = {{ marker }};
+  {%- if signals_batch.loaded_through() is none %}
+  insert into {{ state }}
+  select {{ marker }}, {{ signals_batch.date_literal(signals_batch.as_of()) }}, '',
+         {{ signals_batch.run_started_literal() }}, count(*), CAST(NULL AS BIGINT)
+  from {{ relation }}
+  where (event_id is null or load_tstamp is null)
+    and {{ signals_batch.to_date('derived_tstamp') }} >= {{ signals_batch.date_literal(signals_batch.start_date()) }}
+  having count(*) > 0;
+  {%- endif %}
+{%- endmacro %}
+
+
 {% macro write_state_row(model_name, settings, changed_sql) -%}
   {%- set state = signals_batch.state_relation() -%}
   {{ signals_batch.create_state_table() }}

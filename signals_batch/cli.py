@@ -528,6 +528,41 @@ def sync(
 
 
 @app.command()
+def purge(
+    groups: Annotated[
+        list[str],
+        typer.Argument(help="Groups removed from the definitions, with their version "
+                            "(e.g. shop_user_v1), as `status` names them."),
+    ],
+    project_dir: ProjectDir = Path("."),
+    store: StoreOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count the profiles that would go; remove nothing.")
+    ] = False,
+    lock_timeout: Annotated[
+        float,
+        typer.Option("--lock-timeout", min=0, help="Seconds to wait for a sync of the store."),
+    ] = 60.0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Remove a group that left the definitions from the Profiles Store.
+
+    Every profile of the group and its sync watermark go; its warehouse tables and its entry
+    in the Signals registry are left alone."""
+    project = _project(project_dir)
+    result = project.purge(groups, store_type=store, dry_run=dry_run, lock_timeout=lock_timeout)
+    verb = "would remove" if dry_run else "removed"
+    line = (
+        f"purge {'dry run' if dry_run else 'ok'}: "
+        + ", ".join(f"{g['group']} {g['removed']} profile(s)" for g in result["groups"])
+        + f" {verb} from the {result['store']}"
+    )
+    if as_json:
+        _emit_json(result)
+    _summary(line, result, stdout=not as_json)
+
+
+@app.command()
 def get(
     key_value: Annotated[
         str, typer.Argument(help="The attribute key's value (e.g. a domain_userid).")
@@ -574,7 +609,8 @@ def status(
     removed = [
         f"{ident}: no longer in the definitions; its tables ({ident}_daily, "
         f"{ident}_attributes, ...) remain in {project.settings.target_schema}: drop them "
-        "when nothing reads them"
+        f"when nothing reads them; `signals-batch purge {ident}` removes its profiles from "
+        "the store"
         for ident in status_report.removed
     ]
     if as_json:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
@@ -44,6 +45,8 @@ STATUS_WAIT = 10.0
 # A group's row in the run state is its ident, `<name>_v<version>` (lifetime markers and the
 # run's own rows have other names).
 _GROUP_STATE_ROW = re.compile(r".+_v[0-9]+")
+# written by the first run and full refreshes (macro record_unusable_events)
+UNUSABLE_EVENTS_STATE_ROW = "signals_batch_events:unusable"
 
 
 @dataclass
@@ -305,6 +308,13 @@ class Project:
             state = {}
             notices.append(f"the run finished, but its row counts could not be read: {error}")
         summary.new_events = state.get("signals_batch_events_this_run", {}).get("row_count")
+        unusable = state.get(UNUSABLE_EVENTS_STATE_ROW, {}).get("row_count")
+        if unusable:
+            notices.append(
+                f"{unusable:,} row(s) of {self.settings.source} from start_date on have no "
+                "event_id or no load_tstamp: they never count (docs/incremental.md, "
+                "\"Rows that never count\")"
+            )
         for group in groups:
             node = timings.get(group.table_name)
             row = state.get(group.ident, {})
@@ -390,6 +400,52 @@ class Project:
             store.close()
             if republisher is not None:
                 republisher.close()
+
+    def purge(
+        self,
+        groups: list[str],
+        store_type: str | None = None,
+        dry_run: bool = False,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    ) -> dict[str, Any]:
+        """Remove every profile and the sync watermark of groups that are no longer in the
+        definitions (named `<group>_v<version>`) from the store; {store, dry_run, groups:
+        [{group, removed}]}. A group still defined is refused: the next sync would write
+        it back."""
+        if not groups:
+            raise InvalidInput("name the groups to purge, with their version (e.g. shop_user_v1)")
+        unversioned = [g for g in groups if not _GROUP_STATE_ROW.fullmatch(g)]
+        if unversioned:
+            raise InvalidInput(
+                f"purge {', '.join(unversioned)}: name each group with its version, as "
+                "`signals-batch status` lists them (e.g. shop_user_v1)"
+            )
+        defined = sorted({g.ident for g in self.definitions.groups} & set(groups))
+        if defined:
+            raise InvalidInput(
+                f"{', '.join(defined)} still in the definitions: remove it from "
+                f"{self.settings.definitions} first (a sync would write its profiles back), "
+                "or publish a new version"
+            )
+        store = self.open_store(store_type)
+        removed: dict[str, int] = {}
+        try:
+            with store.lock(lock_timeout):
+                for ident in dict.fromkeys(groups):
+                    if dry_run:
+                        removed[ident] = sum(1 for _ in store.keys(ident))
+                        continue
+                    # a mark no profile has: every key of the group goes
+                    removed[ident] = store.finish_full(ident, mark=f"purge:{uuid.uuid4().hex}")
+                    store.reset_watermark(ident)
+            description = store.description
+        finally:
+            store.close()
+        return {
+            "store": description,
+            "dry_run": dry_run,
+            "groups": [{"group": g, "removed": n} for g, n in removed.items()],
+        }
 
     def warehouse(self, wait: float = 0.0):
         """A reader of the project's warehouse (sync/reader.py), chosen by the dbt profile's

@@ -331,6 +331,35 @@ def test_a_full_refresh_that_failed_is_redone_by_the_next_run(tmp_path, events):
     _check(project, START + dt.timedelta(days=9))
 
 
+def test_rows_without_load_tstamp_or_event_id_never_count_and_full_runs_say_how_many(
+        tmp_path, events):
+    start = START + dt.timedelta(days=2)
+    project = EngineProject(tmp_path, [NETWORK_GROUP], start_date=start)
+    picked = [i for i, row in enumerate(events) if row["derived_tstamp"].date() >= start][:5]
+    unusable = [dict(events[i]) for i in picked]
+    for row in unusable[:3]:
+        row["load_tstamp"] = None
+    for row in unusable[3:]:
+        row["event_id"] = None
+    before_start = dict(events[0], event_id="before-start", load_tstamp=None,
+                        derived_tstamp=dt.datetime.combine(START, dt.time(12)))
+    project.load([row for i, row in enumerate(events) if i not in picked]
+                 + unusable + [before_start])
+    counted_from_start = len(unusable)
+
+    def said(summary) -> list[str]:
+        return [n for n in summary.notices if "no event_id or no load_tstamp" in n]
+
+    first = project.run(as_of=START + dt.timedelta(days=9))
+    assert said(first) == [
+        f"{counted_from_start:,} row(s) of atomic.events from start_date on have no event_id "
+        'or no load_tstamp: they never count (docs/incremental.md, "Rows that never count")']
+    _check(project, START + dt.timedelta(days=9))
+    assert said(project.run(as_of=START + dt.timedelta(days=9))) == []  # incremental: not read
+    assert len(said(project.run(as_of=START + dt.timedelta(days=9), full_refresh=True))) == 1
+    _check(project, START + dt.timedelta(days=9))
+
+
 def test_changing_start_date_rebuilds_from_scratch(tmp_path, events):
     project = EngineProject(tmp_path, [NETWORK_GROUP], start_date=START + dt.timedelta(days=4))
     project.load(events)

@@ -219,6 +219,23 @@ def test_finish_full_removes_unmarked_keys_only(store: ProfileStore) -> None:
     assert store.finish_full(group.ident, mark) == 0
 
 
+def test_purge_removes_every_key_and_the_watermark_of_one_group_only(
+        store: ProfileStore) -> None:
+    """What `signals-batch purge` does on each backend: finish_full with a mark no profile
+    has, then reset_watermark, under the store's lock."""
+    group, other = spec(), spec("other_v1")
+    store.upsert(group, [row(f"k{i}", at(i), a=i, b=i) for i in range(1, 4)], mark="old",
+                 watermark=Watermark(at(3), "k3"))
+    store.upsert(other, [row("k1", at(1), a=1, b=1)], watermark=Watermark(at(1), "k1"))
+    with store.lock(5):
+        assert store.finish_full(group.ident, "purge:never-written") == 3
+        store.reset_watermark(group.ident)
+    assert list(store.keys(group.ident)) == []
+    assert store.get_watermark(group.ident) is None
+    assert list(store.keys(other.ident)) == ["k1"]
+    assert store.get_watermark(other.ident) == Watermark(at(1), "k1")
+
+
 def test_full_sync_keeps_a_key_whose_stored_row_is_newer(make_store: StoreFactory) -> None:
     store = make_store()
     group = spec()

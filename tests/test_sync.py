@@ -4,6 +4,7 @@ only changed rows sent after a run, killed syncs recover, locks, failing stores.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import random
 import signal
@@ -493,3 +494,65 @@ def test_redis_going_down_mid_sync_exits_1_and_a_later_sync_completes(
         assert store.get("crm_v1", "user-19999")["segment"] == "segment-0"  # 19999 % 7
     finally:
         store.close()
+
+
+def _purge_case(tmp_path, events, **store) -> EngineProject:
+    """Two groups synced into the store, then logged_in_v1 removed from the definitions."""
+    project = EngineProject(tmp_path, [USER_ID_GROUP, NETWORK_GROUP], start_date=START)
+    project.load(events)
+    project.run(as_of=START + dt.timedelta(days=10))
+    _use_store(project, **store)
+    project.project.sync()
+    path = project.path / "definitions" / "groups.yml"
+    path.write_text(yaml.safe_dump([NETWORK_GROUP], sort_keys=False))
+    return project
+
+
+def _profiles(project: EngineProject) -> dict[str, tuple[int, object]]:
+    store = Project(project.path).open_store()
+    try:
+        return {g: (store.count(g), store.get_watermark(g)) for g in ("logged_in_v1", "network_v2")}
+    finally:
+        store.close()
+
+
+def test_purge_removes_a_removed_group_s_profiles_and_watermark_and_nothing_else(
+        tmp_path, events, capsys):
+    from cli_helpers import run_cli
+
+    project = _purge_case(tmp_path, events, type="local", path="store.sqlite")
+    before = _profiles(project)
+    assert before["logged_in_v1"][0] > 0 and before["logged_in_v1"][1] is not None
+    directory = str(project.path)
+
+    still = run_cli(capsys, "purge", "network_v2", "-p", directory)
+    assert still.code == 2
+    assert "network_v2 still in the definitions: remove it from definitions" in still.err
+    unversioned = run_cli(capsys, "purge", "logged_in", "-p", directory)
+    assert unversioned.code == 2 and "name each group with its version" in unversioned.err
+    assert "Traceback" not in still.err + unversioned.err
+
+    dry = run_cli(capsys, "purge", "logged_in_v1", "-p", directory, "--dry-run")
+    assert dry.code == 0, dry.err
+    assert (f"purge dry run: logged_in_v1 {before['logged_in_v1'][0]} profile(s) would remove"
+            in dry.out)
+    assert _profiles(project) == before
+
+    done = run_cli(capsys, "purge", "logged_in_v1", "-p", directory, "--json")
+    assert done.code == 0, done.err
+    assert json.loads(done.out)["groups"] == [
+        {"group": "logged_in_v1", "removed": before["logged_in_v1"][0]}]
+    after = _profiles(project)
+    assert after == {"logged_in_v1": (0, None), "network_v2": before["network_v2"]}
+    # the remaining group syncs on as before: nothing new to send
+    assert all(g.rows_read == 0 for g in project.project.sync().groups)
+
+
+@pytest.mark.server
+def test_purge_empties_a_removed_group_in_redis(tmp_path, events, redis_url):
+    project = _purge_case(tmp_path, events, type="redis", url=redis_url)
+    before = _profiles(project)
+    assert before["logged_in_v1"][0] > 0
+    result = project.project.purge(["logged_in_v1"])
+    assert result["groups"] == [{"group": "logged_in_v1", "removed": before["logged_in_v1"][0]}]
+    assert _profiles(project) == {"logged_in_v1": (0, None), "network_v2": before["network_v2"]}
