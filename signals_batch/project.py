@@ -223,8 +223,15 @@ class Project:
 
         One run at a time per project: waits up to `lock_timeout` seconds for another one.
         """
+        self._groups_to_run(select)  # a folder with nothing to run gets no lock file written
         with self.run_lock(lock_timeout):
             return self._run(as_of, full_refresh, select, progress)
+
+    def _groups_to_run(self, select: list[str] | None) -> list:
+        groups = self.definitions.select(select)
+        if not groups:
+            raise InvalidInput("no batch groups to run: add definitions (see `signals-batch init`)")
+        return groups
 
     def _run(
         self,
@@ -236,9 +243,7 @@ class Project:
         started = dt.datetime.now(dt.timezone.utc)
         as_of = as_of or started.date()
         notices = list(self.definitions.notices)
-        groups = self.definitions.select(select)
-        if not groups:
-            raise InvalidInput("no batch groups to run: add definitions (see `signals-batch init`)")
+        groups = self._groups_to_run(select)
         notices += as_of_notices(as_of, self.settings, started.date())
         compiled = self.compile()
         plans = {plan.ident: plan for plan in compiled.plans}
@@ -516,7 +521,8 @@ class Project:
                             "rows": run.get("row_count"),
                             "changed": run.get("changed_count"),
                             "store": store.description,
-                            "watermark": watermark.updated_at if watermark else None,
+                            # the text sync reports (ISO 8601, UTC)
+                            "watermark": watermark.updated_at.isoformat() if watermark else None,
                             "pending": pending,
                         }
                     )

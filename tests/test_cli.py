@@ -414,6 +414,15 @@ def test_not_a_project_exits_2(tmp_path: Path, capsys):
         assert "Traceback" not in result.err
 
 
+def test_run_in_a_dbt_project_without_definitions_exits_2_and_writes_nothing(
+        tmp_path: Path, capsys):
+    (tmp_path / "dbt_project.yml").write_text("name: plain\nversion: '1.0'\nprofile: plain\n")
+    result = run_cli(capsys, "run", "-p", str(tmp_path))
+    assert result.code == 2
+    assert "definitions not found" in result.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dbt_project.yml"]
+
+
 def test_usage_errors_exit_2(capsys):
     unknown_command = run_cli(capsys, "no-such-command")
     assert unknown_command.code == 2

@@ -514,7 +514,15 @@ def test_redis_password_never_shown(private_redis_server: RedisServer) -> None:
             RedisStore(wrong)
         assert "Wrong-pa55" not in str(raised.value)
         assert server.public_url in str(raised.value)
-        assert "Check the password in store.url" in str(raised.value)
+        assert str(raised.value) == (
+            f"the redis store {server.public_url} refused the credentials of its url "
+            "(invalid username-password pair or user is disabled): check the user and "
+            "password in SIGNALS_BATCH_STORE__URL")
+        with pytest.raises(StoreError) as raised:
+            RedisStore(server.public_url)  # no password at all
+        assert str(raised.value) == (
+            f"the redis store {server.public_url} requires a password and store.url has none: "
+            "set SIGNALS_BATCH_STORE__URL to redis://[USER]:PASSWORD@host:port/db")
         group = spec()
         store.upsert(group, [row("u", at(1), a=1, b=1)])
         server.stop()  # the store goes down mid-use

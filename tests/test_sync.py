@@ -22,6 +22,7 @@ from signals_batch.errors import InvalidInput, SignalsBatchError
 from signals_batch.project import Project
 from signals_batch.stores.base import StoreError, StoreLocked
 from signals_batch.sync.source import _json_ready
+from signals_batch.warehouse import connect
 
 pytestmark = pytest.mark.dbt
 
@@ -79,6 +80,10 @@ def test_sync_fills_the_store_then_sends_nothing_when_nothing_changed(built):
     assert_store_equals_tables(built)
     again = built.project.sync()
     assert all(g.rows_read == 0 and g.rows_written == 0 for g in again.groups)
+    # status gives the watermark as the same text as sync
+    status = {row["group"]: row for row in built.project.status()}
+    assert {g.group: g.watermark for g in first.groups} == {
+        group: row["watermark"] for group, row in status.items()}
     assert [g.watermark for g in again.groups] == [g.watermark for g in first.groups]
 
 
@@ -110,6 +115,9 @@ def test_full_sync_removes_keys_no_longer_in_the_tables(built):
     store.upsert(store_spec := _spec("logged_in_v1"), [_row("ghost-key")])
     assert store.get("logged_in_v1", "ghost-key") is not None
     store.close()
+    dry = built.project.sync(full=True, dry_run=True)  # says what it would remove, removes nothing
+    assert {g.group: g.rows_removed for g in dry.groups}["logged_in_v1"] == 1
+    assert sum(g.rows_removed for g in dry.groups) == 1
     summary = built.project.sync(full=True)
     removed = {g.group: g.rows_removed for g in summary.groups}
     assert removed["logged_in_v1"] == 1 and sum(removed.values()) == 1
@@ -122,8 +130,6 @@ def test_keys_that_leave_a_table_leave_the_store_at_the_next_sync(tmp_path, even
     that removes keys (the as-of date moved back before their first event; a full refresh
     after events were deleted at the source, e.g. an erasure request) notes it, and the next
     plain sync reconciles the group once: the whole table resent, the other keys removed."""
-    from signals_batch.warehouse import connect
-
     project = EngineProject(tmp_path, GROUPS, start_date=START)
     project.load(events)
     project.run(as_of=START + dt.timedelta(days=10))
@@ -294,8 +300,6 @@ def test_the_cli_sync_reports_and_exits_1_when_locked(built):
 
 
 def test_external_batch_groups_sync_their_own_table(tmp_path, events):
-    from signals_batch.warehouse import connect
-
     external = {
         "name": "crm",
         "version": 1,
@@ -348,11 +352,19 @@ def test_external_batch_groups_sync_their_own_table(tmp_path, events):
     assert "crm_v1" in str(error.value) and "churn_risk" in str(error.value)
 
 
-def test_sync_before_any_run_says_what_to_do(tmp_path):
+def test_sync_before_any_run_says_what_to_do_for_every_group(tmp_path):
     project = EngineProject(tmp_path, [NETWORK_GROUP], start_date=START)
     with pytest.raises(SignalsBatchError) as error:
         project.project.sync()
     assert "run `signals-batch run` first" in str(error.value)
+    project = EngineProject(tmp_path / "two", [NETWORK_GROUP, USER_ID_GROUP], start_date=START)
+    with connect(project.path) as con:  # the warehouse exists, the tables do not
+        con.execute("create schema if not exists signals")
+    with pytest.raises(InvalidInput) as error:
+        project.project.sync()
+    message = str(error.value)
+    assert message.startswith("2 groups cannot sync:")
+    assert "group network_v2: table" in message and "group logged_in_v1: table" in message
 
 
 def test_sync_republishes_each_synced_group_online_with_its_batch_source(
@@ -447,7 +459,6 @@ def test_redis_going_down_mid_sync_exits_1_and_a_later_sync_completes(
     """An external batch group over a 20k-row table, synced one row per write: the server
     goes away after the first writes; the sync exits 1 naming the store (no password), and
     a later sync into a new server completes."""
-    from signals_batch.warehouse import connect
 
     crm = {
         "name": "crm", "version": 1, "type": "external_batch", "owner": "crm@example.com",

@@ -286,9 +286,13 @@ class RedisStore:
         try:
             yield
         except AuthenticationError as error:
-            raise StoreError(f"the {self.description} refused the credentials of its url: "
-                             f"{self._scrub(error)}. Check the password in store.url "
-                             "(set it in SIGNALS_BATCH_STORE__URL, not in a file)") from None
+            if not self._secrets:  # redis' own words here are about its HELLO command
+                raise StoreError(
+                    f"the {self.description} requires a password and store.url has none: set "
+                    "SIGNALS_BATCH_STORE__URL to redis://[USER]:PASSWORD@host:port/db") from None
+            raise StoreError(f"the {self.description} refused the credentials of its url "
+                             f"({self._scrub(error).rstrip('.')}): check the user and password "
+                             "in SIGNALS_BATCH_STORE__URL") from None
         except RedisError as error:
             raise StoreError(f"{failure.format(store=self.description)}: "
                              f"{self._scrub(error).rstrip('.')}{hint}") from None

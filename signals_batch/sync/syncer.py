@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 
 from signals_batch.definitions.models import AttributeGroup
+from signals_batch.errors import InvalidInput
 from signals_batch.stores.base import GroupSpec, ProfileStore, Watermark
 from signals_batch.sync.reader import WarehouseReader
 from signals_batch.sync.source import RowSource, group_spec, row_source
@@ -92,8 +93,17 @@ def sync_groups(
     started = dt.datetime.now()
     summary = SyncSummary(store=store.description, dry_run=dry_run, full=full)
     sources = [row_source(g, target_schema, database) for g in groups]
-    for source in sources:  # every problem with the tables before anything is sent
-        reader.check(source)
+    problems = []  # every problem with the tables, all said, before anything is sent
+    for source in sources:
+        try:
+            reader.check(source)
+        except InvalidInput as problem:
+            problems.append(str(problem))
+    if len(problems) == 1:
+        raise InvalidInput(problems[0])
+    if problems:
+        raise InvalidInput(
+            f"{len(problems)} groups cannot sync:\n  " + "\n  ".join(problems))
     state = reader.read_state(target_schema)
 
     def run() -> None:
@@ -115,6 +125,8 @@ def sync_groups(
             if dry_run:  # what would be sent after the store's watermark, which stays
                 result.rows_read = reader.count_changes(source, after)
                 result.watermark = after.updated_at.isoformat() if after else None
+                if reconcile:  # and the store's keys the table no longer has
+                    result.rows_removed = _keys_missing_from(reader, source, store, chunk_size)
                 continue
             mark = uuid.uuid4().hex if reconcile else None
             _push(reader, source, spec, after, mark, store, chunk_size, result, progress)
@@ -165,6 +177,17 @@ def keys_removed_since(state: dict[str, dict[str, Any]], group_ident: str,
     if after.updated_at.replace(tzinfo=None) >= removed_at:
         return None
     return removed_at
+
+
+def _keys_missing_from(
+    reader: WarehouseReader, source: RowSource, store: ProfileStore, chunk_size: int
+) -> int:
+    """How many of the group's keys in the store its table no longer has (what a
+    reconciling sync would remove); holds the table's keys, not its rows, in memory."""
+    in_table = {
+        row.key_value for chunk in reader.read_changes(source, None, chunk_size) for row in chunk
+    }
+    return sum(1 for key in store.keys(source.group.ident) if key not in in_table)
 
 
 def _push(
