@@ -16,7 +16,7 @@ import math
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from functools import cache
 
 __all__ = ["compute", "value_text", "parse_period_days"]
@@ -172,7 +172,8 @@ def value_timestamp(value) -> dt.datetime | None:
 def round_half_away(number: float) -> int:
     """2.5 -> 3, -2.5 -> -3, after rounding to 9 decimals (notes, "Casts"): a float sum
     like 166.49999999999997 means 166.5, whatever order the values were added in."""
-    return int(Decimal(round(number, 9)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    exact = Decimal(round(number, 9))  # a double's every digit; 1.5e300 has 301
+    return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP, context=Context(prec=400)))
 
 
 def value_unix_seconds(value) -> int | None:
@@ -823,7 +824,10 @@ class Attribute:
         # category_count is already its final {text: count} shape
         result = raw if self.aggregation == "category_count" else cast_to_type(raw, self.type)
         if _is_empty(result) and self.default_value is not None:
-            result = cast_to_type(self.default_value, self.type)
+            default = self.default_value
+            if self.type.endswith("_list") and not isinstance(default, list):
+                default = [default]  # notes, "default_value": one value is a one-item list
+            result = cast_to_type(default, self.type)
         return result
 
 

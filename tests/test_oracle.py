@@ -752,6 +752,8 @@ class TestValues:
         ("fields", "expected"),
         [(dict(type="string", aggregation="last", default_value="none"), "none"),
          (dict(type="string_list", aggregation="unique_list", default_value=["n"]), ["n"]),
+         (dict(type="int64_list", aggregation="unique_list", default_value=7), [7]),
+         (dict(type="int64", aggregation="max", default_value=1.5e300), None),
          (dict(type="dict", aggregation="category_count", default_value={"n": 0}), {"n": 0}),
          (dict(type="double", aggregation="mean", default_value=1), 1.0),
          (dict(type="int64", aggregation="counter", default_value=5), 0),
