@@ -458,6 +458,15 @@ StoreOption = Annotated[
 ]
 
 
+StoreLockTimeout = Annotated[
+    float,
+    typer.Option(
+        "--lock-timeout", min=0,
+        help="Seconds to wait for another sync (or purge) of the same store.",
+    ),
+]
+
+
 @app.command()
 def sync(
     project_dir: ProjectDir = Path("."),
@@ -472,12 +481,7 @@ def sync(
     chunk_size: Annotated[
         int, typer.Option("--chunk-size", min=1, help="Rows per write.")
     ] = 10_000,
-    lock_timeout: Annotated[
-        float,
-        typer.Option(
-            "--lock-timeout", min=0, help="Seconds to wait for another sync of the same store."
-        ),
-    ] = 60.0,
+    lock_timeout: StoreLockTimeout = 60.0,
     as_json: JsonFlag = False,
 ) -> None:
     """Push the rows changed since the last sync into the Profiles Store, then republish.
@@ -539,10 +543,7 @@ def purge(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Count the profiles that would go; remove nothing.")
     ] = False,
-    lock_timeout: Annotated[
-        float,
-        typer.Option("--lock-timeout", min=0, help="Seconds to wait for a sync of the store."),
-    ] = 60.0,
+    lock_timeout: StoreLockTimeout = 60.0,
     as_json: JsonFlag = False,
 ) -> None:
     """Remove a group that left the definitions from the Profiles Store.
