@@ -165,12 +165,9 @@
   {%- elif type_name == 'bool' -%} {{ signals_batch.to_bool(expr) }}
   {%- elif type_name == 'timestamp' -%} {{ signals_batch.to_timestamp(expr) }}
   {%- elif type_name == 'unix_timestamp' -%}
-    coalesce({{ signals_batch.to_integer(expr, type_name) }},
-             {{ signals_batch.cast_number(signals_batch.to_number(expr), type_name) }},
+    coalesce({{ signals_batch.text_to_int(expr, type_name) }},
              CAST(FLOOR(UNIX_MICROS({{ signals_batch.to_timestamp(expr) }}) / 1000000) AS INT64))
-  {%- elif type_name in ('int32', 'int64') -%}
-    coalesce({{ signals_batch.to_integer(expr, type_name) }},
-             {{ signals_batch.cast_number(signals_batch.to_number(expr), type_name) }})
+  {%- elif type_name in ('int32', 'int64') -%} {{ signals_batch.text_to_int(expr, type_name) }}
   {%- else -%} {{ signals_batch.cast_number(signals_batch.to_number(expr), type_name) }}
   {%- endif -%}
 {%- endmacro %}

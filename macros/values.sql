@@ -235,12 +235,9 @@
   {%- elif type_name == 'bool' -%} {{ signals_batch.to_bool(expr) }}
   {%- elif type_name == 'timestamp' -%} {{ signals_batch.to_timestamp(expr) }}
   {%- elif type_name == 'unix_timestamp' -%}
-    coalesce({{ signals_batch.to_integer(expr, type_name) }},
-             {{ signals_batch.cast_number(signals_batch.to_number(expr), type_name) }},
+    coalesce({{ signals_batch.text_to_int(expr, type_name) }},
              TRY_CAST(floor(epoch({{ signals_batch.to_timestamp(expr) }})) AS BIGINT))
-  {%- elif type_name in ('int32', 'int64') -%}
-    coalesce({{ signals_batch.to_integer(expr, type_name) }},
-             {{ signals_batch.cast_number(signals_batch.to_number(expr), type_name) }})
+  {%- elif type_name in ('int32', 'int64') -%} {{ signals_batch.text_to_int(expr, type_name) }}
   {%- else -%} {{ signals_batch.cast_number(signals_batch.to_number(expr), type_name) }}
   {%- endif -%}
 {%- endmacro %}
@@ -252,16 +249,20 @@
   {%- elif type_name == 'bool' -%} {{ signals_batch.to_bool(expr) }}
   {%- elif type_name == 'timestamp' -%} {{ signals_batch.to_timestamp(expr) }}
   {%- elif type_name == 'unix_timestamp' -%}
-    coalesce({{ signals_batch.to_integer(expr, type_name) }},
-             {{ signals_batch.cast_number(signals_batch.to_number(expr), type_name) }},
+    coalesce({{ signals_batch.text_to_int(expr, type_name) }},
              DATEDIFF('second', CAST('1970-01-01' AS TIMESTAMP_NTZ), {{ signals_batch.to_timestamp(expr) }}))
-  {%- elif type_name in ('int32', 'int64') -%}
-    coalesce({{ signals_batch.to_integer(expr, type_name) }},
-             {{ signals_batch.cast_number(signals_batch.to_number(expr), type_name) }})
+  {%- elif type_name in ('int32', 'int64') -%} {{ signals_batch.text_to_int(expr, type_name) }}
   {%- else -%} {{ signals_batch.cast_number(signals_batch.to_number(expr), type_name) }}
   {%- endif -%}
 {%- endmacro %}
 
+
+{#- Text as an int type, on every warehouse: integer text exactly (to_integer), any other
+    number rounded (cast_number); NULL when it is no number or out of range. -#}
+{% macro text_to_int(expr, type_name) -%}
+  coalesce({{ signals_batch.to_integer(expr, type_name) }},
+           {{ signals_batch.cast_number(signals_batch.to_number(expr), type_name) }})
+{%- endmacro %}
 
 {#- Integer text (`" +12 "`, `-9223372036854775808`) read exactly as the int type, so an
     int64 beyond 2**53 (an id) keeps every digit; NULL for other text and out of range, which
