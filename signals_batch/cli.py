@@ -614,8 +614,8 @@ def status(
         "the store"
         for ident in status_report.removed
     ]
-    if as_json:
-        _emit_json(report)
+    if as_json:  # the removed groups too, with "defined": false
+        _emit_json(report + status_report.removed_groups)
         for notice in removed:
             _notice(notice)
         return

@@ -27,6 +27,7 @@ from signals_batch.locks import file_lock
 from signals_batch.runner.dbt import DbtResult, ProgressCallback, invoke_dbt
 from signals_batch.scaffold import SUPPORTED_WAREHOUSES
 from signals_batch.stores import ProfileStore, open_store
+from signals_batch.stores.base import Watermark
 from signals_batch.sync.syncer import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_LOCK_TIMEOUT,
@@ -52,10 +53,42 @@ UNUSABLE_EVENTS_STATE_ROW = "signals_batch_events:unusable"
 @dataclass
 class StatusReport:
     """One entry per defined group (`Project.status`), and the groups removed from the
-    definitions whose tables remain: like a deleted dbt model's, until someone drops them."""
+    definitions whose tables remain: like a deleted dbt model's, until someone drops them.
+    `removed_groups` has an entry like `groups`' for each of them (`defined` false, no
+    pending count): its last run, and the store's watermark, set while its profiles are
+    still in the store (until `purge`)."""
 
     groups: list[dict[str, Any]]
     removed: list[str]
+    removed_groups: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _status_entry(
+    ident: str,
+    run: dict[str, Any],
+    store: ProfileStore,
+    watermark: Watermark | None,
+    *,
+    type: str | None = None,
+    table: str | None = None,
+    pending: int | None = None,
+    defined: bool = False,
+) -> dict[str, Any]:
+    """One group's line of `status`: its last run (state row), the store's watermark."""
+    return {
+        "group": ident,
+        "type": type,
+        "table": table,
+        "last_run": run.get("run_started_at"),
+        "as_of": run.get("as_of"),
+        "rows": run.get("row_count"),
+        "changed": run.get("changed_count"),
+        "store": store.description,
+        # the text sync reports (ISO 8601, UTC)
+        "watermark": watermark.updated_at.isoformat() if watermark else None,
+        "pending": pending,
+        "defined": defined,
+    }
 
 
 class RunLocked(SignalsBatchError):
@@ -490,7 +523,6 @@ class Project:
 
         groups = self.definitions.batch_groups + self.definitions.external_groups
         store = self.open_store(store_type)
-        report = []
         try:
             with self.warehouse(wait=STATUS_WAIT) as reader:
                 state = reader.read_state(self.settings.target_schema)
@@ -498,8 +530,8 @@ class Project:
                 removed = sorted(
                     m for m in state if _GROUP_STATE_ROW.fullmatch(m) and m not in defined
                 )
+                report = []
                 for group in groups:
-                    run = state.get(group.ident, {})
                     watermark = store.get_watermark(group.ident)
                     source = row_source(
                         group, self.settings.target_schema, reader.default_database)
@@ -511,24 +543,16 @@ class Project:
                         pending = None
                     except Exception:  # DuckDB: table not built yet
                         pending = None
-                    report.append(
-                        {
-                            "group": group.ident,
-                            "type": group.type,
-                            "table": source.label,
-                            "last_run": run.get("run_started_at"),
-                            "as_of": run.get("as_of"),
-                            "rows": run.get("row_count"),
-                            "changed": run.get("changed_count"),
-                            "store": store.description,
-                            # the text sync reports (ISO 8601, UTC)
-                            "watermark": watermark.updated_at.isoformat() if watermark else None,
-                            "pending": pending,
-                        }
-                    )
+                    report.append(_status_entry(
+                        group.ident, state.get(group.ident, {}), store, watermark,
+                        type=group.type, table=source.label, pending=pending, defined=True))
+                removed_report = [
+                    _status_entry(ident, state[ident], store, store.get_watermark(ident))
+                    for ident in removed
+                ]
         finally:
             store.close()
-        return StatusReport(report, removed)
+        return StatusReport(report, removed, removed_report)
 
     def _redefined_groups(self, plans: list[GroupPlan]) -> list[str]:
         """The groups whose definition digest differs from the one their last run recorded

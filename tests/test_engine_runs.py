@@ -165,7 +165,13 @@ def test_a_group_removed_from_the_definitions_is_left_alone_and_named_by_status(
     assert Project(tmp_path).status_report().removed == ["logged_in_v1"]
     result = run_cli(capsys, "status", "-p", str(tmp_path), "--json")
     assert result.code == 0, result.err
-    assert [g["group"] for g in json.loads(result.out)] == ["network_v2"]
+    listed = {g["group"]: g for g in json.loads(result.out)}
+    assert listed.keys() == {"network_v2", "logged_in_v1"}
+    assert listed["network_v2"]["defined"] is True
+    removed = listed["logged_in_v1"]
+    assert removed["defined"] is False and removed["pending"] is None
+    assert removed["as_of"] == (START + dt.timedelta(days=6)).isoformat()
+    assert removed["rows"] == len(removed_table)
     assert ("logged_in_v1: no longer in the definitions; its tables (logged_in_v1_daily, "
             "logged_in_v1_attributes, ...) remain in signals: drop them when nothing reads "
             "them") in result.err

@@ -536,6 +536,15 @@ def test_purge_removes_a_removed_group_s_profiles_and_watermark_and_nothing_else
     assert before["logged_in_v1"][0] > 0 and before["logged_in_v1"][1] is not None
     directory = str(project.path)
 
+    def removed_in_status() -> dict:
+        listed = run_cli(capsys, "status", "-p", directory, "--json")
+        assert listed.code == 0, listed.err
+        return {g["group"]: g for g in json.loads(listed.out) if not g["defined"]}
+
+    # status --json lists the removed group, with the watermark that says it is still synced
+    assert (removed_in_status()["logged_in_v1"]["watermark"]
+            == before["logged_in_v1"][1].updated_at.isoformat())
+
     still = run_cli(capsys, "purge", "network_v2", "-p", directory)
     assert still.code == 2
     assert "network_v2 still in the definitions: remove it from definitions" in still.err
@@ -555,6 +564,7 @@ def test_purge_removes_a_removed_group_s_profiles_and_watermark_and_nothing_else
         {"group": "logged_in_v1", "removed": before["logged_in_v1"][0]}]
     after = _profiles(project)
     assert after == {"logged_in_v1": (0, None), "network_v2": before["network_v2"]}
+    assert removed_in_status()["logged_in_v1"]["watermark"] is None
     # the remaining group syncs on as before: nothing new to send
     assert all(g.rows_read == 0 for g in project.project.sync().groups)
 
