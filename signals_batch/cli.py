@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import sys
+import traceback
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, get_args
@@ -669,10 +670,11 @@ def main() -> None:
     # httpx logs whole request URLs at INFO; they can carry an organisation id.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
-        app(standalone_mode=False)
+        # without standalone mode typer RETURNS a command's exit code (130 for Ctrl-C)
+        code = app(standalone_mode=False)
     except SignalsBatchError as error:
         if _State.debug:
-            raise
+            traceback.print_exc()
         _fail(f"error: {error}", error.exit_code)
     except typer.Exit as done:
         _exit(done.exit_code)
@@ -691,6 +693,11 @@ def main() -> None:
         if _State.debug:
             raise
         _fail(f"error: {type(error).__name__}: {error} (run with --debug for the traceback)", 1)
+    else:
+        if code == 130:
+            _fail("interrupted", 130)
+        if code:
+            _exit(code)
 
 
 def _exit(code: int | None) -> None:

@@ -11,6 +11,7 @@ import json
 import os
 import re
 from pathlib import Path
+from unittest import mock
 
 import pytest
 import yaml
@@ -593,12 +594,33 @@ def test_missing_definitions_exits_2(project: Path, capsys):
 # --------------------------------------------------------------------------- tracebacks
 
 
-def test_debug_raises_instead_of_printing(tmp_path: Path, capsys):
+def test_debug_shows_the_traceback_and_keeps_the_exit_code(tmp_path: Path, capsys):
     from signals_batch import cli
 
-    with pytest.raises(InvalidInput):
-        run_cli(capsys, "--debug", "validate", "-p", str(tmp_path))
+    result = run_cli(capsys, "--debug", "validate", "-p", str(tmp_path))
     cli._State.debug = False  # the callback sets it on every call; keep the module tidy
+    assert result.code == 2  # invalid input, as without --debug
+    assert "Traceback" in result.err and "InvalidInput" in result.err
+
+
+def test_ctrl_c_exits_130_and_says_interrupted(tmp_path: Path, capsys):
+    """Typer turns Ctrl-C into a returned exit code: it must not become a silent 0."""
+    with mock.patch("signals_batch.cli._project", side_effect=KeyboardInterrupt):
+        result = run_cli(capsys, "validate", "-p", str(make_project(tmp_path / "p")))
+    assert result.code == 130
+    assert result.err.strip().endswith("interrupted")
+
+
+def test_ctrl_c_inside_dbt_is_an_interruption_not_an_empty_dbt_failure(tmp_path: Path):
+    """dbtRunner returns a Ctrl-C as its result's exception."""
+    from dbt.cli.main import dbtRunnerResult
+
+    from signals_batch.runner.dbt import invoke_dbt
+
+    interrupted = dbtRunnerResult(success=False, exception=KeyboardInterrupt())
+    with (mock.patch("dbt.cli.main.dbtRunner.invoke", return_value=interrupted),
+          pytest.raises(KeyboardInterrupt)):
+        invoke_dbt(["run"], tmp_path)
 
 
 def test_tracebacks_only_with_debug(tmp_path: Path):

@@ -137,6 +137,8 @@ def invoke_dbt(
                 else None,
             )
         )
+    if isinstance(outcome.exception, KeyboardInterrupt):  # dbtRunner returns even Ctrl-C
+        raise KeyboardInterrupt
     if outcome.exception is not None:
         reason = clean_dbt_message(str(outcome.exception))
         raise _failure(f"dbt {command[0]} failed: {duckdb_lock_message(reason) or reason}")
