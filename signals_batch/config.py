@@ -64,7 +64,9 @@ def url_has_credentials(url: str) -> bool:
         parts = urlsplit(url)
     except ValueError:
         return False
-    return bool(parts.password or "password=" in parts.query.lower())
+    query = parts.query.lower()
+    return bool(parts.password or any(
+        word in query for word in ("password=", "token=", "key=", "secret=")))
 
 
 DEFAULT_TOKEN_URL = (
@@ -89,6 +91,24 @@ class SignalsApiSettings(_UrlHiddenInRepr):
     backoff_seconds: float = Field(default=0.5, ge=0)
     # Cap of any one wait, including the one a 429's Retry-After asks for.
     max_wait_seconds: float = Field(default=30.0, ge=0)
+
+    @field_validator("url", "token_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not is_http_url(value):
+            # the value is not shown: it may hold a token
+            raise ValueError(
+                "not an http:// or https:// URL with a host "
+                "(e.g. https://<id>.signals.snowplowanalytics.com)")
+        return value
+
+
+def is_http_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        return False
 
 
 class Settings(BaseSettings):
@@ -153,14 +173,15 @@ def load_settings(project_dir: Path) -> Settings:
             raise InvalidInput(f"{path}: {parse_error_message(error)}") from None
         if not isinstance(data, dict):
             raise InvalidInput(f"{path}: expected a mapping of settings")
-        store = data.get("store")
-        if isinstance(store, dict) and isinstance(store.get("url"), str) and url_has_credentials(
-                store["url"]):
-            # the file is usually committed; the value is not shown
-            raise InvalidInput(
-                f"{path}: setting 'store.url' holds a password; secrets are read from the "
-                "environment only: remove it from the file and set the whole url in "
-                "SIGNALS_BATCH_STORE__URL")
+        for section in ("store", "signals_api"):
+            values = data.get(section)
+            url = values.get("url") if isinstance(values, dict) else None
+            if isinstance(url, str) and url_has_credentials(url):
+                # the file is usually committed; the value is not shown
+                raise InvalidInput(
+                    f"{path}: setting '{section}.url' holds a password or token; secrets are "
+                    "read from the environment only: remove it from the file and set the "
+                    f"whole url in SIGNALS_BATCH_{section.upper()}__URL")
     try:
         return Settings(**data)
     except SettingsError as error:

@@ -500,9 +500,25 @@ def test_connection_refused_is_retried_then_names_the_url(stub: Stub) -> None:
         client.get_attribute_group("g", 1)
     assert len(clock.sleeps) == 3
     message = str(caught.value)
-    assert f"cannot reach {url}" in message and "4 attempts" in message
+    assert f"cannot reach {url} (setting signals_api.url)" in message
+    assert "4 attempts" in message
     assert message.startswith("reading group g_v1 from the registry failed")
     assert_no_secret(message, repr(client), traceback_with_locals(caught.value))
+
+
+def test_a_password_or_query_in_the_api_url_is_never_shown(stub: Stub) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    secret = "tok3n_in_the_url"
+    client = SignalsApiClient(f"http://apiuser:{secret}@127.0.0.1:{port}/?api_key={secret}",
+                              "none", retries=0, **FAST)
+    with pytest.raises(SignalsApiError) as caught:
+        client.get_attribute_group("g", 1)
+    message = str(caught.value)
+    assert f"cannot reach http://***@127.0.0.1:{port}/?*** (setting signals_api.url)" in message
+    for shown in (message, repr(client)):
+        assert secret not in shown
 
 
 # --------------------------------------------------------------------------- registry

@@ -543,16 +543,18 @@ def test_a_password_in_the_settings_file_is_refused_and_never_shown(project: Pat
     committed) signals_batch.yml is an input error that names the variable to use; from the
     environment it is accepted, and a repr of the settings hides it."""
     secret = "S3cretPW_xyz"
-    for url in (f"redis://:{secret}@127.0.0.1:6392/3",
-                f"redis://127.0.0.1:6392/3?password={secret}",
-                f"http://user:{secret}@store.example/api"):
+    for section, url in (("store", f"redis://:{secret}@127.0.0.1:6392/3"),
+                         ("store", f"redis://127.0.0.1:6392/3?password={secret}"),
+                         ("store", f"http://user:{secret}@store.example/api"),
+                         ("signals_api", f"http://apiuser:{secret}@127.0.0.1:8499"),
+                         ("signals_api", f"https://api.example/?api_key={secret}")):
         (project / "signals_batch.yml").write_text(
-            yaml.safe_dump({"store": {"type": "redis", "url": url}}))
+            yaml.safe_dump({section: {"url": url}}))
         result = run_cli(capsys, "status", "-p", str(project))
         assert result.code == 2, result.err
-        assert ("setting 'store.url' holds a password; secrets are read from the environment "
-                "only: remove it from the file and set the whole url in "
-                "SIGNALS_BATCH_STORE__URL") in result.err
+        assert (f"setting '{section}.url' holds a password or token; secrets are read from "
+                "the environment only: remove it from the file and set the whole url in "
+                f"SIGNALS_BATCH_{section.upper()}__URL") in result.err
         assert secret not in result.out + result.err
     (project / "signals_batch.yml").write_text("store: {type: redis}\n")
     monkeypatch.setenv("SIGNALS_BATCH_STORE__URL", f"redis://:{secret}@127.0.0.1:6392/3")
@@ -563,6 +565,19 @@ def test_a_password_in_the_settings_file_is_refused_and_never_shown(project: Pat
         assert secret not in shown
     assert "url='redis://***@127.0.0.1:6392/3'" in repr(settings.store)
     assert "url='https://***@api.example/?***'" in repr(settings.signals_api)
+
+
+def test_a_signals_api_url_that_is_not_http_is_an_invalid_setting(project: Path, capsys,
+                                                                  monkeypatch):
+    """Refused when the settings are read (exit 2), before any row is pushed; not shown."""
+    for url in ("127.0.0.1:8400", "notaurl", "ftp://api.example", "https://"):
+        monkeypatch.setenv("SIGNALS_BATCH_SIGNALS_API__URL", url)
+        result = run_cli(capsys, "sync", "-p", str(project))
+        assert result.code == 2, result.err
+        assert ("setting 'signals_api.url' (from SIGNALS_BATCH_SIGNALS_API__URL): not an "
+                "http:// or https:// URL with a host") in result.err
+        if url != "https://":
+            assert url not in result.err  # the value itself is not echoed
 
 
 def test_environment_wins_over_the_file(project: Path, capsys, monkeypatch):

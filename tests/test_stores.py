@@ -688,3 +688,18 @@ def test_http_no_server_or_wrong_server(tmp_path: Path) -> None:
         HttpStore(f"http://127.0.0.1:{port}", retries=1)
     with running_app(FastAPI()) as url, pytest.raises(StoreError, match="no batch-store push"):
         HttpStore(url, retries=1)
+
+
+def test_a_redis_url_that_does_not_parse_is_refused_without_showing_it() -> None:
+    """redis-py reads `/abc` as db 0: a typo must not send profiles to another database."""
+    from signals_batch.stores.redis_store import public_url
+
+    assert public_url("redis://:pw@127.0.0.1:6390/4") == "redis://127.0.0.1:6390/4"
+    assert public_url("redis://127.0.0.1?db=5") == "redis://127.0.0.1:6379/5"
+    for url in ("redis://:pw@127.0.0.1:6390/abc", "redis://:pw@127.0.0.1/?db=x",
+                "http://:pw@127.0.0.1:6390/0", "redis://:pw@127.0.0.1:notaport/0"):
+        with pytest.raises(InvalidInput) as raised:
+            public_url(url)
+        assert "the redis store url must look like redis://" in str(raised.value)
+        assert "SIGNALS_BATCH_STORE__URL" in str(raised.value)
+        assert "pw" not in str(raised.value)

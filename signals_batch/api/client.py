@@ -34,7 +34,7 @@ import tenacity
 from pydantic import SecretStr
 
 from signals_batch import __version__
-from signals_batch.config import DEFAULT_TOKEN_URL
+from signals_batch.config import DEFAULT_TOKEN_URL, redacted_url
 from signals_batch.errors import InvalidInput, SignalsBatchError
 
 if TYPE_CHECKING:
@@ -195,7 +195,7 @@ class SignalsApiClient:
         return cls(settings.url, settings.auth, **secrets, **options)
 
     def __repr__(self) -> str:
-        return f"SignalsApiClient(url={self.url!r}, auth={self.auth!r})"
+        return f"SignalsApiClient(url={redacted_url(self.url)!r}, auth={self.auth!r})"
 
     __str__ = __repr__
 
@@ -401,9 +401,10 @@ class SignalsApiClient:
         except _RetryableStatus as last:
             self._raise(action, last.response, tried=tried)
         except httpx.TransportError as error:
+            server = where or f"{redacted_url(self.url)} (setting signals_api.url)"
             raise SignalsApiError(
-                f"{action} failed: cannot reach {where or self.url} "
-                f"({_transport_reason(error)}; {tried})"
+                f"{action} failed: cannot reach {server} "
+                f"({self._scrub(_transport_reason(error).replace(self.url, server))}; {tried})"
             ) from None
 
     def _wait(self, state: tenacity.RetryCallState) -> float:

@@ -152,16 +152,17 @@ def public_url(url: str) -> str:
             raise ValueError
         host = parts.hostname or "localhost"
         port = parts.port or 6379
+        db = unquote(parts.path).strip("/") or parse_qs(parts.query).get("db", ["0"])[0]
+        if not db.isdigit():  # redis-py would silently use db 0
+            raise ValueError
     except ValueError:
         # never echo the url: it may hold a password
         raise InvalidInput(
             "the redis store url must look like redis://[:password@]host[:port][/db] "
-            "(or rediss://, unix://)") from None
+            "(or rediss://, unix://), db a number (setting store.url, "
+            "SIGNALS_BATCH_STORE__URL)") from None
     if ":" in host:
         host = f"[{host}]"
-    db = unquote(parts.path).strip("/")
-    if not db.isdigit():
-        db = parse_qs(parts.query).get("db", ["0"])[0]
     return f"{parts.scheme}://{host}:{port}/{db}"
 
 
