@@ -228,6 +228,11 @@ def _section_model(loc: tuple[int | str, ...]) -> type[BaseModel]:
     return model
 
 
+def setting_origin(key: str, project_dir: Path) -> str:
+    """Where setting `key` came from: its environment variable or the settings file."""
+    return _origin(key, project_dir / SETTINGS_FILE)
+
+
 def _origin(key: str, path: Path) -> str:
     """Where a setting's value came from: the environment variable or the settings file."""
     parts = key.split(".")

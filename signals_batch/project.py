@@ -20,7 +20,7 @@ from typing import Any
 
 from signals_batch.compiler import CompiledProject, compile_project, stale_files, write_project
 from signals_batch.compiler.group import GroupPlan
-from signals_batch.config import Settings, load_settings
+from signals_batch.config import Settings, load_settings, setting_origin
 from signals_batch.definitions import Definitions, load_definitions
 from signals_batch.errors import InvalidInput, SignalsBatchError
 from signals_batch.locks import file_lock
@@ -227,6 +227,14 @@ class Project:
             raise InvalidInput(
                 f"{self.dir / 'profiles.yml'}: the target uses the dbt adapter {adapter!r}; "
                 f"signals-batch runs on {', '.join(SUPPORTED_WAREHOUSES)}"
+            )
+        # `warehouse` is a check when given (init writes it); left out, profiles.yml decides
+        if "warehouse" in self.settings.model_fields_set and adapter != self.settings.warehouse:
+            raise InvalidInput(
+                f"{self.dir / 'profiles.yml'}: the target uses the dbt adapter {adapter!r}, "
+                f"but setting 'warehouse' is {self.settings.warehouse!r} "
+                f"({setting_origin('warehouse', self.dir)}): make them agree (or select "
+                "another target with DBT_TARGET)"
             )
         dbt_target(self.dir, env if env is not None else self.dbt_env())
 
@@ -491,7 +499,9 @@ class Project:
         manager); `wait`: seconds to wait for a DuckDB file another process holds."""
         from signals_batch.sync.reader import open_reader
 
-        return open_reader(self.dir, self.dbt_env(), wait=wait)
+        env = self.dbt_env()
+        self.check_profile(env)
+        return open_reader(self.dir, env, wait=wait)
 
     def signals_api(self):
         """The Signals API client, or None when no url is configured."""

@@ -145,7 +145,12 @@ def dbt_target(project_dir: Path, env: Mapping[str, str]) -> DbtTarget:
         if isinstance(data.get(name), str) and len(data[name]) >= 3
     )
     kind = str(data.pop("type", ""))
-    data.pop("threads", None)
+    threads = data.pop("threads", 1)
+    if isinstance(threads, str) and threads.strip().isdigit():
+        threads = int(threads)  # as dbt reads it
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise InvalidInput(
+            f"{path}: target {target_name!r}: threads must be a whole number of at least 1")
     try:
         from dbt.adapters.factory import load_plugin
 

@@ -21,6 +21,7 @@ from signals_batch.compiler import compile_project
 from signals_batch.config import load_settings
 from signals_batch.definitions import load_definitions
 from signals_batch.errors import InvalidInput
+from signals_batch.project import Project
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -492,6 +493,29 @@ def test_a_nested_setting_that_is_not_json_exits_2_without_its_value(
     assert "hunter2" not in result.err and "Traceback" not in result.err
 
 
+def test_a_warehouse_setting_other_than_the_profile_s_adapter_exits_2(
+        project: Path, capsys, monkeypatch):
+    """Left out, profiles.yml decides; given (init writes it), it must agree."""
+    (project / "profiles.yml").write_text(
+        "signals_batch: {target: dev, outputs: {dev: {type: duckdb}}}\n")
+    write_settings(project, warehouse="bigquery")
+    for command in ("run", "status", "sync"):
+        result = run_cli(capsys, command, "-p", str(project))
+        assert result.code == 2, (command, result.err)
+        assert ("the target uses the dbt adapter 'duckdb', but setting 'warehouse' is "
+                "'bigquery' (in signals_batch.yml): make them agree") in result.err
+    write_settings(project, warehouse="duckdb")
+    monkeypatch.setenv("SIGNALS_BATCH_WAREHOUSE", "snowflake")
+    result = run_cli(capsys, "status", "-p", str(project))
+    assert result.code == 2 and "'snowflake' (from SIGNALS_BATCH_WAREHOUSE)" in result.err
+    monkeypatch.delenv("SIGNALS_BATCH_WAREHOUSE")
+    Project(project).check_profile()  # agrees
+    settings = yaml.safe_load((project / "signals_batch.yml").read_text())
+    del settings["warehouse"]  # no warehouse setting at all
+    (project / "signals_batch.yml").write_text(yaml.safe_dump(settings))
+    Project(project).check_profile()
+
+
 def test_a_setting_that_needs_a_mapping_says_so(project: Path, capsys):
     write_settings(project, store="redis")
     result = run_cli(capsys, "validate", "-p", str(project))
@@ -507,6 +531,8 @@ def test_a_setting_that_needs_a_mapping_says_so(project: Path, capsys):
      "profiles.yml: profile 'signals_batch' has no target 'prod'"),
     ("signals_batch: {target: dev, outputs: {dev: {type: postgres, host: x}}}\n",
      "the target uses the dbt adapter 'postgres'; signals-batch runs on duckdb, snowflake"),
+    ("signals_batch: {target: dev, outputs: {dev: {type: duckdb, threads: many}}}\n",
+     "profiles.yml: target 'dev': threads must be a whole number of at least 1"),
     ("signals_batch: {target: dev, outputs: {dev: {type: duckdb, path: 5}}}\n",
      "profiles.yml: target 'dev' is not a valid duckdb profile: 5 is not of type 'string'"),
     ("signals_batch: {target: dev, outputs: {dev: {type: duckdb,\n"
