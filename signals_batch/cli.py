@@ -615,6 +615,11 @@ def status(
         "the store"
         for ident in status_report.removed
     ]
+    removed += [
+        f"{row['group']}: keys left {row['table']} since the store's last sync: the next "
+        f"sync resends the whole table ({row['pending']} rows) and removes them from the store"
+        for row in report if row["removals_pending"]
+    ]
     if as_json:  # the removed groups too, with "defined": false
         _emit_json(report + status_report.removed_groups)
         for notice in removed:

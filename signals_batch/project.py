@@ -32,6 +32,7 @@ from signals_batch.sync.syncer import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_LOCK_TIMEOUT,
     SyncSummary,
+    keys_removed_since,
     sync_groups,
 )
 from signals_batch.warehouse import dbt_target, profile_type
@@ -73,6 +74,7 @@ def _status_entry(
     table: str | None = None,
     pending: int | None = None,
     defined: bool = False,
+    removals_pending: bool = False,
 ) -> dict[str, Any]:
     """One group's line of `status`: its last run (state row), the store's watermark."""
     return {
@@ -87,6 +89,9 @@ def _status_entry(
         # the text sync reports (ISO 8601, UTC)
         "watermark": watermark.updated_at.isoformat() if watermark else None,
         "pending": pending,
+        # keys removed from the table since the last sync: the next sync resends the whole
+        # table (`pending` counts all its rows) and removes them from the store
+        "removals_pending": removals_pending,
         "defined": defined,
     }
 
@@ -545,8 +550,10 @@ class Project:
                     watermark = store.get_watermark(group.ident)
                     source = row_source(
                         group, self.settings.target_schema, reader.default_database)
+                    # keys left the table since the last sync: the next one resends it all
+                    removals = keys_removed_since(state, group.ident, watermark) is not None
                     try:
-                        pending = reader.count_changes(source, watermark)
+                        pending = reader.count_changes(source, None if removals else watermark)
                     except SignalsBatchError as error:
                         if error.exit_code != 2:  # the warehouse failing, not a missing table
                             raise
@@ -555,7 +562,8 @@ class Project:
                         pending = None
                     report.append(_status_entry(
                         group.ident, state.get(group.ident, {}), store, watermark,
-                        type=group.type, table=source.label, pending=pending, defined=True))
+                        type=group.type, table=source.label, pending=pending, defined=True,
+                        removals_pending=removals))
                 removed_report = [
                     _status_entry(ident, state[ident], store, store.get_watermark(ident))
                     for ident in removed

@@ -139,6 +139,10 @@ def test_keys_that_leave_a_table_leave_the_store_at_the_next_sync(tmp_path, even
 
     back = START + dt.timedelta(days=5)
     project.run(as_of=back)
+    # status says so: the next sync resends every row of the group's table
+    status = {g["group"]: g for g in project.project.status()}
+    assert status["aggregations_v1"]["removals_pending"] is True
+    assert status["aggregations_v1"]["pending"] == len(project.rows()["aggregations_v1_attributes"])
     synced = project.project.sync()
     assert sum(g.rows_removed for g in synced.groups) > 0
     assert any(n.startswith("aggregations_v1: keys left ") for n in synced.notices)
@@ -146,6 +150,7 @@ def test_keys_that_leave_a_table_leave_the_store_at_the_next_sync(tmp_path, even
     again = project.project.sync()  # reconciled once, not at every sync
     assert all(g.rows_read == g.rows_removed == 0 for g in again.groups), again.groups
     assert not any("keys left" in n for n in again.notices)
+    assert not any(g["removals_pending"] or g["pending"] for g in project.project.status())
 
     erased = next(iter(project.rows()["aggregations_v1_attributes"]))
     with connect(project.path) as con:
