@@ -548,6 +548,21 @@ def test_every_problem_of_every_file_is_reported(tmp_path: Path):
     assert str(caught.value).startswith(f"invalid definitions ({len(problems)} problems):")
 
 
+def test_names_used_twice_are_reported_with_the_group_s_other_problems(tmp_path: Path):
+    bad = group([one(property="geo_country"), one(property="geo_city")])
+    bad["attributes"][1]["name"] = bad["attributes"][0]["name"]
+    bad["owner"] = "not-an-email"
+    path = tmp_path / "g.yml"
+    path.write_text(yaml.safe_dump(bad))
+    with pytest.raises(DefinitionError) as caught:
+        load_definitions(path)
+    messages = sorted(p.message for p in caught.value.problems)
+    assert len(messages) == 2, messages
+    assert any("is not an email address" in m for m in messages)
+    assert any(f"names used twice in the group: {bad['attributes'][0]['name']}" in m
+               for m in messages)
+
+
 def test_same_group_version_in_two_files_names_both(tmp_path: Path):
     folder = tmp_path / "defs"
     folder.mkdir()

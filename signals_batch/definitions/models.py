@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -546,21 +547,29 @@ class AttributeGroup(_Model):
             if not self.attributes:
                 raise ValueError(f"a {self.type} group needs at least one attribute")
             names = [a.name for a in self.attributes]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ValueError(f"names used twice in the group: {', '.join(duplicates)}")
         kind = "field" if self.type == "external_batch" else "attribute"
         if self.attribute_key.name in names:
             raise ValueError(
                 f"{kind} {self.attribute_key.name!r} has the name of the attribute key, which "
                 "is the key column of the output table; rename the " + kind
             )
+        return self
+
+    @field_validator("attributes", "fields")
+    @classmethod
+    def _column_names(cls, items: list[Any] | None, info: ValidationInfo) -> list[Any] | None:
+        """Checked on the list itself, so they are reported with the group's other problems."""
+        names = [item.name for item in items or []]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"names used twice in the group: {', '.join(duplicates)}")
         if "updated_at" in names:
+            kind = info.field_name.removesuffix("s") if info.field_name else "attribute"
             raise ValueError(
                 f"{kind} 'updated_at' collides with the output table's updated_at column; "
                 "rename the " + kind
             )
-        return self
+        return items
 
     @property
     def table_name(self) -> str:
