@@ -197,9 +197,13 @@ def _with_progress(call):
 
 
 def _project(project_dir: Path):
+    from signals_batch.config import misspelt_variables
     from signals_batch.project import Project
 
-    return Project(project_dir)
+    project = Project(project_dir)
+    for notice in misspelt_variables(os.environ):
+        _notice(notice)
+    return project
 
 
 def _emit_json(data: Any) -> None:

@@ -8,8 +8,10 @@ from the file: they come from the environment only, and never appear in a repr.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -215,6 +217,35 @@ def load_settings(project_dir: Path) -> Settings:
                 )
             problems.append(f"setting {key!r} ({_origin(key, path)}): {message}")
         raise InvalidInput("invalid settings:\n  " + "\n  ".join(problems)) from None
+
+
+def setting_variables() -> list[str]:
+    """Every environment variable that sets a setting (`SIGNALS_BATCH_STORE__URL`, ...)."""
+    names = []
+    for name, info in Settings.model_fields.items():
+        names.append(f"SIGNALS_BATCH_{name.upper()}")
+        section = info.annotation
+        if isinstance(section, type) and issubclass(section, BaseModel):
+            names += [f"SIGNALS_BATCH_{name.upper()}__{key.upper()}"
+                      for key in section.model_fields]
+    return names
+
+
+def misspelt_variables(environ: Mapping[str, str]) -> list[str]:
+    """Notices for `SIGNALS_BATCH_*` variables that look like a setting's but are not one
+    (other such variables are left alone: scripts use the prefix for their own)."""
+    known = setting_variables()
+    notices = []
+    for name in sorted(environ):
+        if not name.startswith("SIGNALS_BATCH_") or name in known:
+            continue
+        if name.split("__")[0] in known:  # a section's key: refused when the settings load
+            continue
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.85)
+        if close:
+            notices.append(f"environment variable {name} is not a setting and is ignored: "
+                           f"did you mean {close[0]}?")
+    return notices
 
 
 def _section_model(loc: tuple[int | str, ...]) -> type[BaseModel]:

@@ -396,7 +396,8 @@ def test_status_table_is_whole_without_a_terminal_and_shows_unknowns_as_dashes(
     row = {
         "group": long_name, "type": "batch", "table": f"signals.{long_name}_attributes",
         "last_run": None, "as_of": None, "rows": None, "changed": None,
-        "store": "local store x", "watermark": None, "pending": 3,
+        "store": "local store x", "watermark": None, "pending": 3, "removals_pending": False,
+        "defined": True,
     }
     monkeypatch.setattr(Project, "status_report", lambda self, store_type=None: StatusReport(
         [row], []))
@@ -604,6 +605,18 @@ def test_a_signals_api_url_that_is_not_http_is_an_invalid_setting(project: Path,
                 "http:// or https:// URL with a host") in result.err
         if url != "https://":
             assert url not in result.err  # the value itself is not echoed
+
+
+def test_a_misspelt_setting_variable_gets_a_notice(project: Path, capsys, monkeypatch):
+    """A top-level typo cannot be refused (scripts use the prefix for their own variables,
+    e.g. SIGNALS_BATCH_AS_OF), but one close to a setting's name is pointed out."""
+    monkeypatch.setenv("SIGNALS_BATCH_START_DAT", "2025-01-10")
+    monkeypatch.setenv("SIGNALS_BATCH_AS_OF", "2025-01-10")
+    result = run_cli(capsys, "validate", "-p", str(project))
+    assert result.code == 0, result.err
+    assert ("environment variable SIGNALS_BATCH_START_DAT is not a setting and is ignored: "
+            "did you mean SIGNALS_BATCH_START_DATE?") in result.err
+    assert "SIGNALS_BATCH_AS_OF" not in result.err
 
 
 def test_environment_wins_over_the_file(project: Path, capsys, monkeypatch):
