@@ -667,6 +667,7 @@ def serve(
         token=os.environ.get(TOKEN_ENV),
         no_auth=no_auth,
         log_level="warning" if _State.quiet else "info",
+        log_formatter=_JsonFormatter if _State.log_format == LogFormat.json else None,
         started=lambda url: _notice(
             f"serving {url} ({'no authentication' if no_auth else 'bearer token: $' + TOKEN_ENV})"
             f" for the project {Path(project_dir).resolve()}; Ctrl+C stops"

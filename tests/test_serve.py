@@ -510,3 +510,38 @@ def test_serve_on_a_port_in_use_is_one_line_and_exit_1(tmp_path, capsys, monkeyp
     assert result.code == 1, result.err
     assert result.err.strip() == (f"error: cannot listen on 127.0.0.1:{port}: Address already "
                                   "in use; choose another --port or stop what is using it")
+
+
+def test_the_server_logs_go_to_stderr_as_json_lines_with_log_format_json(capsys):
+    """stdout is for data; `--log-format json` makes uvicorn's lines JSON like the CLI's."""
+    import logging
+    import logging.config
+
+    from signals_batch.api.server import uvicorn_log_config
+    from signals_batch.cli import _JsonFormatter
+
+    loggers = [logging.getLogger(n) for n in ("uvicorn", "uvicorn.error", "uvicorn.access")]
+    saved = [(lg.handlers[:], lg.level, lg.propagate) for lg in loggers]
+    try:
+        for formatter in (None, _JsonFormatter):
+            logging.config.dictConfig(uvicorn_log_config(formatter))
+            logging.getLogger("uvicorn.error").info("Started server process [1]")
+            logging.getLogger("uvicorn.access").info(
+                '%s - "%s %s HTTP/%s" %d', "127.0.0.1:5", "GET", "/health", "1.1", 200)
+            captured = capsys.readouterr()
+            assert captured.out == ""
+            lines = captured.err.splitlines()
+            assert len(lines) == 2, lines
+            if formatter is None:
+                assert lines[0] == "INFO:     Started server process [1]"
+                assert '"GET /health HTTP/1.1" 200' in lines[1]
+            else:
+                records = [json.loads(line) for line in lines]
+                assert records[0]["message"] == "Started server process [1]"
+                assert records[1]["message"] == '127.0.0.1:5 - "GET /health HTTP/1.1" 200'
+                assert records[1]["logger"] == "uvicorn.access"
+    finally:
+        for lg, (handlers, level, propagate) in zip(loggers, saved, strict=True):
+            lg.handlers[:] = handlers
+            lg.setLevel(level)
+            lg.propagate = propagate

@@ -30,6 +30,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import json
+import logging
 import re
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -661,8 +662,10 @@ def serve(
     no_auth: bool = False,
     log_level: str = "info",
     started: Callable[[str], None] | None = None,
+    log_formatter: type[logging.Formatter] | None = None,
 ) -> None:
-    """Run the server until interrupted (uvicorn; access log without headers)."""
+    """Run the server until interrupted (uvicorn; access log without headers), its logs on
+    stderr, formatted by `log_formatter` when given (the CLI's JSON lines)."""
     required = bind_token(host, token, no_auth)
     try:
         import uvicorn
@@ -680,7 +683,39 @@ def serve(
         host=host,
         port=port,
         log_level=log_level,
+        log_config=uvicorn_log_config(log_formatter),
         server_header=False,
         proxy_headers=False,
         timeout_graceful_shutdown=5,
     )
+
+
+def uvicorn_log_config(formatter: type[logging.Formatter] | None = None) -> dict[str, Any]:
+    """uvicorn's logging, every line on stderr (its default sends the access log to stdout,
+    where the CLI writes data only); `formatter` replaces its text formats."""
+    if formatter is not None:
+        formatters: dict[str, Any] = {"server": {"()": formatter}, "access": {"()": formatter}}
+    else:
+        formatters = {
+            "server": {"()": "uvicorn.logging.DefaultFormatter",
+                       "fmt": "%(levelprefix)s %(message)s", "use_colors": None},
+            "access": {"()": "uvicorn.logging.AccessFormatter",
+                       "fmt": '%(levelprefix)s %(client_addr)s - "%(request_line)s" '
+                              "%(status_code)s"},
+        }
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": formatters,
+        "handlers": {
+            "server": {"class": "logging.StreamHandler", "formatter": "server",
+                       "stream": "ext://sys.stderr"},
+            "access": {"class": "logging.StreamHandler", "formatter": "access",
+                       "stream": "ext://sys.stderr"},
+        },
+        "loggers": {
+            "uvicorn": {"handlers": ["server"], "level": "INFO", "propagate": False},
+            "uvicorn.error": {"level": "INFO"},
+            "uvicorn.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
+        },
+    }
