@@ -692,7 +692,7 @@ def main() -> None:
         _fail("aborted", 1)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
-    except Exception as error:  # a usage error or a bug
+    except Exception as error:  # a usage error, a path we cannot use, or a bug
         # typer vendors its own click: recognise its usage errors by shape, not by class
         if hasattr(error, "show") and hasattr(error, "exit_code"):
             code = 2 if error.exit_code in (None, 2) else error.exit_code
@@ -702,6 +702,8 @@ def main() -> None:
             _exit(code)
         if _State.debug:
             raise
+        if isinstance(error, OSError) and error.filename:  # e.g. init into a file's path
+            _fail(f"error: {error.strerror or error}: {error.filename}", 1)
         _fail(f"error: {type(error).__name__}: {error} (run with --debug for the traceback)", 1)
     else:
         if code == 130:

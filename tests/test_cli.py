@@ -409,6 +409,14 @@ def test_status_table_is_whole_without_a_terminal_and_shows_unknowns_as_dashes(
         long_name, "-", "-", "-", "-", "-", "3"]
 
 
+def test_a_path_that_cannot_be_written_is_one_line_naming_it(tmp_path: Path, capsys):
+    (tmp_path / "a_file").write_text("")
+    result = run_cli(capsys, "init", str(tmp_path / "a_file" / "project"))
+    assert result.code == 1
+    assert result.err.strip().startswith("error: Not a directory: ")
+    assert str(tmp_path / "a_file") in result.err and "Traceback" not in result.err
+
+
 def test_not_a_project_exits_2(tmp_path: Path, capsys):
     for command in ("validate", "generate", "run", "test"):
         result = run_cli(capsys, command, "-p", str(tmp_path))
