@@ -565,6 +565,8 @@ def purge(
     )
     if as_json:
         _emit_json(result)
+    for notice in result["notices"]:
+        _notice(notice)
     _summary(line, result, stdout=not as_json)
 
 

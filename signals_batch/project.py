@@ -461,7 +461,7 @@ class Project:
     ) -> dict[str, Any]:
         """Remove every profile and the sync watermark of groups that are no longer in the
         definitions (named `<group>_v<version>`) from the store; {store, dry_run, groups:
-        [{group, removed}]}. A group still defined is refused: the next sync would write
+        [{group, removed}], notices}. A group still defined is refused: the next sync would write
         it back."""
         if not groups:
             raise InvalidInput("name the groups to purge, with their version (e.g. shop_user_v1)")
@@ -480,9 +480,17 @@ class Project:
             )
         store = self.open_store(store_type)
         removed: dict[str, int] = {}
+        notices = []
         try:
             with store.lock(lock_timeout):
                 for ident in dict.fromkeys(groups):
+                    if store.get_watermark(ident) is None and next(
+                            iter(store.keys(ident)), None) is None:
+                        # not refused: a purge may be rerun; but a typo should not pass unseen
+                        notices.append(
+                            f"{ident}: the {store.description} has no profile and no sync "
+                            "watermark of it: already purged, or a misspelt name? "
+                            "(`signals-batch status` lists the removed groups)")
                     if dry_run:
                         removed[ident] = sum(1 for _ in store.keys(ident))
                         continue
@@ -496,6 +504,7 @@ class Project:
             "store": description,
             "dry_run": dry_run,
             "groups": [{"group": g, "removed": n} for g, n in removed.items()],
+            "notices": notices,
         }
 
     def warehouse(self, wait: float = 0.0):

@@ -567,9 +567,16 @@ def test_purge_removes_a_removed_group_s_profiles_and_watermark_and_nothing_else
     assert done.code == 0, done.err
     assert json.loads(done.out)["groups"] == [
         {"group": "logged_in_v1", "removed": before["logged_in_v1"][0]}]
+    assert json.loads(done.out)["notices"] == []
     after = _profiles(project)
     assert after == {"logged_in_v1": (0, None), "network_v2": before["network_v2"]}
     assert removed_in_status()["logged_in_v1"]["watermark"] is None
+    # again, or a misspelt name: nothing to remove, said so (a rerun is not an error)
+    again = run_cli(capsys, "purge", "logged_in_v1", "-p", directory)
+    assert again.code == 0, again.err
+    assert ("logged_in_v1: the local store " in again.err
+            and "has no profile and no sync watermark of it: already purged, or a misspelt "
+                "name?" in again.err)
     # the remaining group syncs on as before: nothing new to send
     assert all(g.rows_read == 0 for g in project.project.sync().groups)
 
