@@ -10,6 +10,7 @@ import random
 import signal
 import subprocess
 import sys
+from unittest import mock
 
 import pytest
 import yaml
@@ -106,6 +107,42 @@ def test_after_a_new_run_only_changed_rows_are_sent(tmp_path, events):
     assert all(g.rows_read == 0 for g in dry.groups)
     assert [g.watermark for g in dry.groups] == [g.watermark for g in synced.groups]
     assert all(g.watermark for g in dry.groups)
+
+
+@pytest.mark.parametrize("backend", ["local", pytest.param("redis", marks=pytest.mark.server)])
+def test_a_sync_that_fails_while_removing_keys_removes_them_when_run_again(
+        tmp_path, events, backend, request):
+    """SEMANTICS.md section 8: a sync killed at any point and run again reaches the same
+    state. The chunks of a sync that removes keys carry the removing run's updated_at: had
+    they moved the watermark, the rerun would have believed the removal done."""
+    project = EngineProject(tmp_path, GROUPS, start_date=START)
+    if backend == "redis":
+        _use_store(project, type="redis", url=request.getfixturevalue("redis_url"))
+    project.load(events)
+    project.run(as_of=START + dt.timedelta(days=10))
+    project.project.sync()
+    project.run(as_of=START + dt.timedelta(days=5))  # keys leave the tables
+    store = project.project.open_store()
+    method = "upsert_encoded" if hasattr(store, "upsert_encoded") else "upsert"
+    store.close()
+    original = getattr(type(store), method)
+    calls = []
+
+    def fail_at_the_third_chunk(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise StoreError("the store went away")
+        return original(self, *args, **kwargs)
+
+    with (mock.patch.object(type(store), method, fail_at_the_third_chunk),
+          pytest.raises(StoreError)):
+        project.project.sync(chunk_size=5)
+    assert len(calls) == 3
+    assert any(g["removals_pending"] for g in project.project.status())
+    again = project.project.sync()
+    assert sum(g.rows_removed for g in again.groups) > 0
+    assert_store_equals_tables(project)
+    assert all(g.rows_read == g.rows_removed == 0 for g in project.project.sync().groups)
 
 
 def test_full_sync_removes_keys_no_longer_in_the_tables(built):

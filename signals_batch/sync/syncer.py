@@ -129,9 +129,11 @@ def sync_groups(
                     result.rows_removed = _keys_missing_from(reader, source, store, chunk_size)
                 continue
             mark = uuid.uuid4().hex if reconcile else None
-            _push(reader, source, spec, after, mark, store, chunk_size, result, progress)
+            last = _push(reader, source, spec, after, mark, store, chunk_size, result, progress)
             if reconcile:
                 result.rows_removed = store.finish_full(group.ident, mark)
+                if last is not None:  # every row sent, the others removed: now it moves
+                    store.upsert(spec, [], watermark=last)
             position = store.get_watermark(group.ident)
             if removed_at is not None and (position is None or position.updated_at < removed_at):
                 # the removing run wrote no newer row: the watermark goes to it, so the next
@@ -200,8 +202,12 @@ def _push(
     chunk_size: int,
     result: GroupSyncSummary,
     progress: Callable[[str], None] | None,
-) -> None:
-    """Send a group's changed rows, chunk by chunk, each with the watermark of its last row."""
+) -> Watermark | None:
+    """Send a group's changed rows, chunk by chunk, each with the watermark of its last row;
+    return the last row's position. With a `mark` (a sync that ends by removing the keys it
+    did not send) the chunks leave the watermark where it is: moved before the removal, it
+    would tell a sync killed in between that nothing is left to remove."""
+    last: Watermark | None = None
     upsert_encoded = getattr(store, "upsert_encoded", None)
     chunks = reader.read_encoded(source, after, chunk_size) if upsert_encoded else None
     if upsert_encoded is not None and chunks is not None:
@@ -210,24 +216,28 @@ def _push(
         prepare = getattr(store, "prepare_encoded", None)
         ahead = read_ahead(chunks, lambda c: (c, prepare(spec, c, mark) if prepare else None))
 
-        def write(item: tuple[Any, Any]) -> tuple[int, int]:
+        def write(item: tuple[Any, Any]) -> tuple[int, int, Watermark]:
             chunk, prepared = item
             extra = {"prepared": prepared} if prepared is not None else {}
             return len(chunk), upsert_encoded(
-                spec, chunk, watermark=chunk.position, mark=mark, **extra)
+                spec, chunk, watermark=None if mark else chunk.position, mark=mark, **extra
+            ), chunk.position
     else:
         ahead = read_ahead(reader.read_changes(source, after, chunk_size))
 
-        def write(item: Any) -> tuple[int, int]:
-            return len(item), store.upsert(spec, item, watermark=item[-1].position, mark=mark)
+        def write(item: Any) -> tuple[int, int, Watermark]:
+            position = item[-1].position
+            return len(item), store.upsert(
+                spec, item, watermark=None if mark else position, mark=mark), position
 
     with closing(ahead):  # the reader thread is done with the connection when this ends
         for item in ahead:
-            read, written = write(item)
+            read, written, last = write(item)
             result.rows_read += read
             result.rows_written += written
             if progress:
                 progress(f"{spec.ident}: {result.rows_read} rows sent")
+    return last
 
 
 T = TypeVar("T")
