@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -253,6 +254,10 @@ def test_a_second_lock_waits_then_fails_clearly(make_store: StoreFactory) -> Non
             pass
         assert time.monotonic() - started >= 0.35
         assert "waited 0.4s" in str(raised.value)
+        # it names the holder (here: this process)
+        holder = (f"pid {os.getpid()}" if make_store.kind == "local"
+                  else f"(pid {os.getpid()} on {socket.gethostname()})")
+        assert holder in str(raised.value)
     with second.lock(0.5):  # freed when its holder released it
         pass
 

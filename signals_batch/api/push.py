@@ -98,6 +98,8 @@ class FinishFullBody(BaseModel):
 class LockBody(BaseModel):
     token: str = Field(min_length=8, max_length=200)
     lease_seconds: float = Field(gt=0, le=MAX_LEASE_SECONDS)
+    # who asks (`host:pid`), told to the next one that finds the lock taken
+    holder: str | None = Field(default=None, max_length=200)
 
 
 class RenewBody(BaseModel):
@@ -111,8 +113,9 @@ def _json(data: Any, status_code: int = 200) -> Response:
 
 
 class _Lease:
-    def __init__(self, token: str, seconds: float, hold: ExitStack):
+    def __init__(self, token: str, seconds: float, hold: ExitStack, holder: str | None = None):
         self.token = token
+        self.holder = holder
         self.hold = hold  # the backing store's own lock
         self.seconds = seconds
         self.expires = 0.0
@@ -164,7 +167,12 @@ class StoreHost:
 
     # ------------------------------------------------------------------ lease
 
-    def acquire(self, token: str, seconds: float) -> bool:
+    def holder(self) -> str | None:
+        """Who holds the lease (as it said), if anyone."""
+        with self._guard:
+            return self._lease.holder if self._lease is not None else None
+
+    def acquire(self, token: str, seconds: float, holder: str | None = None) -> bool:
         with self._guard:
             self._reap()
             if self._lease is not None:
@@ -181,7 +189,7 @@ class StoreHost:
                 return False  # a sync writing to the backing store directly
             except StoreError as error:
                 raise HTTPException(503, str(error)) from None
-            self._lease = _Lease(token, seconds, hold)
+            self._lease = _Lease(token, seconds, hold, holder)
             self._schedule_reap(seconds)
             return True
 
@@ -311,8 +319,9 @@ def push_router(store_factory: Callable[[], ProfileStore]) -> APIRouter:
 
     @router.post("/lock")
     def lock(body: LockBody) -> Response:
-        if not host.acquire(body.token, body.lease_seconds):
-            raise HTTPException(423, "another sync holds the lock of this store")
+        if not host.acquire(body.token, body.lease_seconds, body.holder):
+            return _json({"detail": "another sync holds the lock of this store",
+                          "holder": host.holder()}, 423)
         return _json({"token": body.token, "lease_seconds": body.lease_seconds})
 
     @router.put("/lock/{token}")

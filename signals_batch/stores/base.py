@@ -12,6 +12,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -159,3 +161,17 @@ def visible_values(
         expired = until is not None and dt.datetime.fromisoformat(until) <= at
         result[name] = None if expired else values.get(name)
     return result
+
+
+def lock_holder() -> str:
+    """`host:pid` of this process, as a store lock records its holder."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def locked_message(description: str, holder: str | None, timeout: float, lease: float) -> str:
+    """What a sync says when another one holds the store's lock (`holder`: `host:pid...`)."""
+    host, _, rest = (holder or "").partition(":")
+    pid = rest.partition(":")[0]
+    who = f" (pid {pid} on {host})" if pid else ""
+    return (f"another sync holds the lock of the {description}{who}; waited {timeout:g}s. "
+            f"Try again when it has finished (a killed sync frees the lock after {lease:g}s)")

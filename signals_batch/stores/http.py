@@ -35,6 +35,8 @@ from signals_batch.stores.base import (
     StoreError,
     StoreLocked,
     Watermark,
+    lock_holder,
+    locked_message,
 )
 
 API_PREFIX = "/api/v1/batch-store"
@@ -253,7 +255,7 @@ class HttpStore:
     @contextmanager
     def lock(self, timeout: float) -> Iterator[None]:
         token = uuid.uuid4().hex
-        body = {"token": token, "lease_seconds": self.lock_lease}
+        body = {"token": token, "lease_seconds": self.lock_lease, "holder": lock_holder()}
         deadline = time.monotonic() + timeout
         while True:
             response = self._request("POST", "/lock", json=body)
@@ -262,10 +264,13 @@ class HttpStore:
             if response.status_code != 423:
                 raise self._failure(response)
             if time.monotonic() >= deadline:
-                raise StoreLocked(
-                    f"another sync holds the lock of the {self.description}; waited "
-                    f"{timeout:g}s. Try again when it has finished (a killed sync frees the "
-                    f"lock after {self.lock_lease:g}s)")
+                try:
+                    holder = response.json().get("holder")
+                except (ValueError, AttributeError):  # an older server: no holder said
+                    holder = None
+                raise StoreLocked(locked_message(
+                    self.description, holder if isinstance(holder, str) else None, timeout,
+                    self.lock_lease))
             time.sleep(max(0.0, min(0.1, deadline - time.monotonic())))
         self._lock_token = token
         self._lock_lost.clear()

@@ -33,8 +33,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import socket
 import threading
 import time
 import uuid
@@ -58,6 +56,8 @@ from signals_batch.stores.base import (
     StoreError,
     StoreLocked,
     Watermark,
+    lock_holder,
+    locked_message,
     now_utc,
     visible_values,
 )
@@ -450,7 +450,7 @@ class RedisStore:
 
     @contextmanager
     def lock(self, timeout: float) -> Iterator[None]:
-        token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
+        token = f"{lock_holder()}:{uuid.uuid4().hex}"
         lease_ms = max(1, int(self.lock_lease * 1000))
         deadline = time.monotonic() + timeout
         with self._errors("locking the {store} failed"):
@@ -473,12 +473,7 @@ class RedisStore:
                 self._release(keys=[LOCK_KEY], args=[token])
 
     def _locked_message(self, holder: str, timeout: float) -> str:
-        host, _, rest = holder.partition(":")
-        pid = rest.partition(":")[0]
-        who = f" (pid {pid} on {host})" if pid else ""
-        return (f"another sync holds the lock of the {self.description}{who}; waited "
-                f"{timeout:g}s. Try again when it has finished (a killed sync frees the lock "
-                f"after {self.lock_lease:g}s)")
+        return locked_message(self.description, holder, timeout, self.lock_lease)
 
     def _keep_lease(self, token: str, lease_ms: int, stop: threading.Event) -> None:
         interval = lease_ms / 3000
