@@ -9,8 +9,11 @@
 
 {#- What the ledger stores for an event_id. DuckDB: a UUID (16 bytes, compared as one number:
     the anti-join of every run reads the whole ledger, and strings made it twice as slow):
-    the id itself when it is a UUID written the canonical way (lower case, with hyphens),
-    else the UUID of its MD5, so that two different ids never share a value. Elsewhere: the id. -#}
+    the id itself when it is a UUID written the canonical way (lower case, with hyphens) whose
+    variant is not the reserved 111x (e, f: no UUID generator makes those), else its MD5 as a
+    UUID with that variant digit set to f. The two kinds never meet, so two different ids share
+    a value only if their MD5s do (it was possible before: the MD5 of `evt-1` written as a UUID
+    is itself a canonical UUID). Elsewhere: the id. -#}
 {% macro ledger_event_id(expression) -%}
   {{ return(adapter.dispatch('ledger_event_id', 'signals_batch')(expression)) }}
 {%- endmacro %}
@@ -21,8 +24,11 @@
 
 {% macro duckdb__ledger_event_id(expression) -%}
   {%- set text = 'CAST(' ~ expression ~ ' AS VARCHAR)' -%}
+  {%- set hashed = 'md5(' ~ text ~ ')' -%}
   {{ return('(case when CAST(TRY_CAST(' ~ text ~ ' AS UUID) AS VARCHAR) = ' ~ text
-            ~ ' then TRY_CAST(' ~ text ~ ' AS UUID) else CAST(md5(' ~ text ~ ') AS UUID) end)') }}
+            ~ ' and substr(' ~ text ~ ', 20, 1) not in (\'e\', \'f\')'
+            ~ ' then TRY_CAST(' ~ text ~ ' AS UUID)'
+            ~ ' else CAST(substr(' ~ hashed ~ ', 1, 16) || \'f\' || substr(' ~ hashed ~ ', 18) AS UUID) end)') }}
 {%- endmacro %}
 
 

@@ -4,12 +4,14 @@ moving back, runs that stopped half way, random loads. After each, tables == the
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
@@ -287,7 +289,8 @@ def test_ids_that_are_not_canonical_uuids_count_once_and_a_text_ledger_is_upgrad
         tmp_path, events):
     """The DuckDB ledger stores each id as a UUID, and an id that is not a canonical UUID as
     the UUID of its MD5: such ids (upper case, not a UUID at all) re-delivered in a later run
-    still count once, and an upper-case id is another event than its lower-case twin. A
+    still count once, and an upper-case id is another event than its lower-case twin, as an
+    id that is the MD5 of another one, written as a UUID, is another event than that one. A
     ledger of text ids (earlier builds) is converted in place by the next run, keeping
     every id it held."""
     first, second = sample_events.loads(events, 2)
@@ -303,6 +306,14 @@ def test_ids_that_are_not_canonical_uuids_count_once_and_a_text_ledger_is_upgrad
         dict(row, event_id=odd_ids[row["event_id"]], load_tstamp=late,
              derived_tstamp=row["derived_tstamp"] + dt.timedelta(hours=n % 3))
         for n, row in enumerate(first[:60])]
+    # new events whose ids are the MD5 of an id of the first run, written as a canonical
+    # UUID: other events, which count (they used to be taken for that id, already seen)
+    md5_twins = [
+        dict(row, event_id=str(uuid.UUID(hashlib.md5(odd_ids[row["event_id"]].encode())
+                                         .hexdigest())), load_tstamp=late)
+        for row in first[:60:2]]
+    assert any(twin["event_id"][19] not in "ef" for twin in md5_twins)
+    second = second + md5_twins
     project = EngineProject(tmp_path, [AGGREGATIONS, NETWORK_GROUP], start_date=START)
     project.load(first)
     as_of = START + dt.timedelta(days=6)
