@@ -169,6 +169,9 @@ def value_timestamp(value) -> dt.datetime | None:
     return stamp
 
 
+FLOAT32_MAX = 3.4028234663852886e38
+
+
 def round_half_away(number: float) -> int:
     """2.5 -> 3, -2.5 -> -3, after rounding to 9 decimals (notes, "Casts"): a float sum
     like 166.49999999999997 means 166.5, whatever order the values were added in."""
@@ -188,7 +191,9 @@ def value_unix_seconds(value) -> int | None:
         return exact if INT_RANGES["int64"][0] <= exact <= INT_RANGES["int64"][1] else None
     number = value_number(value)
     if number is not None:
-        return round_half_away(number)
+        rounded = round_half_away(number)
+        low, high = INT_RANGES["int64"]
+        return rounded if low <= rounded <= high else None
     stamp = value_timestamp(value)
     if stamp is None:
         return None
@@ -215,7 +220,10 @@ def _cast_scalar(value, type_name: str):
         low, high = INT_RANGES[type_name]
         return rounded if low <= rounded <= high else None
     if type_name in ("float", "double"):
-        return value_number(value)
+        number = value_number(value)
+        if type_name == "float" and number is not None and abs(number) > FLOAT32_MAX:
+            return None  # out of the 32-bit type's range, like any out-of-range value
+        return number
     if type_name == "bool":
         return value if isinstance(value, bool) else value_bool(value)
     if type_name == "timestamp":
@@ -405,6 +413,15 @@ def _walk(value, steps: tuple):
     return value
 
 
+def _sum(numbers: list[float]) -> float:
+    """An exact sum of doubles; like an IEEE sum, -0.0 when every term is -0.0 (fsum says
+    0.0), so its text is `-0.0` as SQL's."""
+    total = math.fsum(numbers)
+    if total == 0 and numbers and all(n == 0 and math.copysign(1.0, n) < 0 for n in numbers):
+        return -0.0
+    return total
+
+
 def _calculate(operation: str, leaves: list, separator: str):
     """Calculated properties (notes, "Calculated properties")."""
     if operation == "concat":
@@ -416,7 +433,7 @@ def _calculate(operation: str, leaves: list, separator: str):
     if operation in ("sum", "product"):
         if not numbers or any(number is None for number in numbers):
             return None
-        return math.fsum(numbers) if operation == "sum" else math.prod(numbers)
+        return _sum(numbers) if operation == "sum" else math.prod(numbers)
     if operation in ("min", "max"):
         present = [number for number in numbers if number is not None]
         if not present:

@@ -129,6 +129,27 @@ class TestAggregations:
                         property=prop) == [big + 2, big, None]
         assert value_of(events, type="int32", aggregation="first", property=prop) is None
 
+    def test_out_of_range_numbers_are_null_for_unix_timestamp_and_float(self):
+        """Found by fuzzing the engine against the oracle: the engine was right."""
+        events = [purchase(at(2), {"total": 1.5e300})]
+        prop = f"{PURCHASE_COLUMN}:total"
+        for type_name in ("unix_timestamp", "float"):
+            assert value_of(events, type=type_name, aggregation="sum", property=prop) is None
+            assert value_of(events, type=type_name, aggregation="first", property=prop) is None
+        assert value_of(events, type="double", aggregation="first", property=prop) == 1.5e300
+        assert value_of([purchase(at(2), {"total": 3e38})], type="float", aggregation="max",
+                        property=prop) == 3e38
+
+    def test_a_calculated_sum_of_negative_zeros_is_negative_zero_as_text(self):
+        events = [purchase(at(2), {"total": "-0"})]
+        calculated = {"type": "calculated", "operation": "sum",
+                      "properties": [f"{PURCHASE_COLUMN}:total"]}
+        assert value_of(events, type="string", aggregation="last",
+                        property=calculated) == "-0.0"
+        events = [purchase(at(2), {"total": "-0", "tax": 0})]
+        calculated["properties"].append(f"{PURCHASE_COLUMN}:tax")
+        assert value_of(events, type="string", aggregation="last", property=calculated) == "0.0"
+
     def test_min_max_of_unix_timestamp_read_numbers_and_timestamps_as_seconds(self):
         events = [purchase(at(2), {"t": "1970-01-01T00:01:00+00:00"}),
                   purchase(at(3), {"t": 2.5}), purchase(at(4), {"t": 2**53 + 1})]
