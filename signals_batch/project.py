@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import uuid
 from collections.abc import Callable
@@ -226,7 +227,15 @@ class Project:
 
     def check_profile(self, env: dict[str, str] | None = None) -> None:
         """A profiles.yml dbt cannot use is the user's input to fix (exit 2, no secret in the
-        message), said before anything connects; the adapter is one whose macros we ship."""
+        message), said before anything connects; the adapter is one whose macros we ship.
+        Checked once per profiles.yml and environment (a run asks several times)."""
+        env = env if env is not None else self.dbt_env()
+        profiles = self.dir / "profiles.yml"
+        stat = profiles.stat() if profiles.is_file() else None
+        checked = (stat and (stat.st_mtime_ns, stat.st_size), sorted(env.items()),
+                   sorted(os.environ.items()))
+        if checked == getattr(self, "_profile_checked", None):
+            return
         adapter = profile_type(self.dir)
         if adapter not in SUPPORTED_WAREHOUSES:
             raise InvalidInput(
@@ -241,7 +250,8 @@ class Project:
                 f"({setting_origin('warehouse', self.dir)}): make them agree (or select "
                 "another target with DBT_TARGET)"
             )
-        dbt_target(self.dir, env if env is not None else self.dbt_env())
+        dbt_target(self.dir, env)
+        self._profile_checked = checked
 
     # ------------------------------------------------------------------ run
 
