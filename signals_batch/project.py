@@ -159,6 +159,7 @@ class Project:
 
     def __init__(self, project_dir: Path | str = "."):
         self.dir = Path(project_dir).resolve()
+        self._profile_checked: tuple[Any, ...] | None = None  # what check_profile last passed
         if not (self.dir / "dbt_project.yml").is_file():
             raise InvalidInput(
                 f"{self.dir} is not a signals-batch project (no dbt_project.yml): "
@@ -234,7 +235,7 @@ class Project:
         stat = profiles.stat() if profiles.is_file() else None
         checked = (stat and (stat.st_mtime_ns, stat.st_size), sorted(env.items()),
                    sorted(os.environ.items()))
-        if checked == getattr(self, "_profile_checked", None):
+        if checked == self._profile_checked:
             return
         adapter = profile_type(self.dir)
         if adapter not in SUPPORTED_WAREHOUSES:

@@ -401,10 +401,11 @@ class SignalsApiClient:
         except _RetryableStatus as last:
             self._raise(action, last.response, tried=tried)
         except httpx.TransportError as error:
-            server = where or f"{redacted_url(self.url)} (setting signals_api.url)"
+            shown = redacted_url(self.url)
+            server = where or f"{shown} (setting signals_api.url)"
+            reason = self._scrub(_transport_reason(error).replace(self.url, shown))
             raise SignalsApiError(
-                f"{action} failed: cannot reach {server} "
-                f"({self._scrub(_transport_reason(error).replace(self.url, server))}; {tried})"
+                f"{action} failed: cannot reach {server} ({reason}; {tried})"
             ) from None
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
