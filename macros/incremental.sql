@@ -10,6 +10,15 @@
   {{ return(adapter.dispatch('max_load_tstamp', 'signals_batch')(ledger)) }}
 {%- endmacro %}
 
+{#- Where this run's scan of the source starts: the newest load time processed minus the
+    lookback window, so a row that became visible after the last run with an older load time
+    (loaders commit in parallel) still counts; the ledger drops the ids already counted. -#}
+{% macro scan_after() -%}
+  {%- set through = signals_batch.loaded_through() -%}
+  {%- if through is none -%}{{ return(none) }}{%- endif -%}
+  {{ return(through - modules.datetime.timedelta(hours=var('signals_lookback_window_hours', 6) | int)) }}
+{%- endmacro %}
+
 {#- The newest load_tstamp of the ledger as a naive UTC datetime (none when empty). -#}
 {% macro default__max_load_tstamp(ledger) -%}
   {%- set result = run_query('select max(load_tstamp) from ' ~ ledger) -%}

@@ -123,6 +123,10 @@ class Settings(BaseSettings):
     target_schema: str = "signals"
     start_date: dt.date = dt.date(1970, 1, 1)
     include_current_day: bool = False
+    # How far before the newest load time already processed each run reads the source again:
+    # loaders that commit in parallel make rows visible after a run with an older load_tstamp
+    # than its newest. The ledger drops what was already counted (docs/incremental.md).
+    lookback_window_hours: int = Field(default=6, ge=0, le=24 * 366)
     definitions: str = "definitions"
     store: StoreSettings = Field(default_factory=StoreSettings)
     signals_api: SignalsApiSettings = Field(default_factory=SignalsApiSettings)

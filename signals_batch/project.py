@@ -199,6 +199,7 @@ class Project:
         values: dict[str, Any] = {
             "signals_start_date": self.settings.start_date.isoformat(),
             "signals_include_current_day": self.settings.include_current_day,
+            "signals_lookback_window_hours": self.settings.lookback_window_hours,
             "signals_source_schema": source["schema"],
             "signals_source_table": source["table"],
         }

@@ -457,7 +457,8 @@ def test_unknown_setting_exits_2(project: Path, capsys):
     result = run_cli(capsys, "validate", "-p", str(project))
     assert result.code == 2
     assert "setting 'sourse' (in signals_batch.yml): unknown setting" in result.err
-    assert "known settings: definitions, include_current_day, signals_api" in result.err
+    assert ("known settings: definitions, include_current_day, lookback_window_hours, "
+            "signals_api") in result.err
 
 
 @pytest.mark.parametrize(("section", "known"), [
@@ -490,6 +491,19 @@ def test_bad_env_setting_exits_2_naming_the_variable(project: Path, capsys, monk
     assert "setting 'start_date' (from SIGNALS_BATCH_START_DATE)" in result.err
     assert "'garbage' is not a date" in result.err
     assert "Traceback" not in result.err
+
+
+def test_a_negative_lookback_window_exits_2_and_the_setting_reaches_dbt(
+        project: Path, capsys, monkeypatch):
+    assert Project(project).dbt_vars()["signals_lookback_window_hours"] == 6  # the default
+    monkeypatch.setenv("SIGNALS_BATCH_LOOKBACK_WINDOW_HOURS", "12")
+    assert Project(project).dbt_vars()["signals_lookback_window_hours"] == 12
+    monkeypatch.setenv("SIGNALS_BATCH_LOOKBACK_WINDOW_HOURS", "-1")
+    result = run_cli(capsys, "validate", "-p", str(project))
+    assert result.code == 2
+    assert "setting 'lookback_window_hours' (from SIGNALS_BATCH_LOOKBACK_WINDOW_HOURS)" \
+        in result.err
+    assert "greater than or equal to 0" in result.err
 
 
 def test_a_nested_setting_that_is_not_json_exits_2_without_its_value(

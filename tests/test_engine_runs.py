@@ -337,6 +337,42 @@ def test_ids_that_are_not_canonical_uuids_count_once_and_a_text_ledger_is_upgrad
             == (len({row["event_id"] for row in first + second}),) * 2
 
 
+def test_rows_visible_after_a_run_with_an_older_load_time_count_within_the_lookback_window(
+        tmp_path, events):
+    """Loaders that commit in parallel make a row visible after a run with a load_tstamp older
+    than the newest that run processed. The next run counts such a row once when it is at most
+    lookback_window_hours older (here 4), in every group, a group added in that run included
+    (its history and this run's events share the row); an older one only a full refresh
+    counts (docs/incremental.md)."""
+    first, second = sample_events.loads(events, 2)
+    first_ids = {row["event_id"] for row in first}
+    newest = max(row["load_tstamp"] for row in first)
+    new_events = [row for row in second if row["event_id"] not in first_ids]
+    within = [dict(row, load_tstamp=newest - dt.timedelta(minutes=1 + 9 * n))
+              for n, row in enumerate(new_events[:25])]
+    # an earlier copy of one of them, with another event time: the earliest load counts
+    within.append(dict(within[3], load_tstamp=newest - dt.timedelta(hours=3, minutes=50),
+                       derived_tstamp=within[3]["derived_tstamp"] - dt.timedelta(hours=30)))
+    beyond = [dict(row, load_tstamp=newest - dt.timedelta(hours=4, minutes=1 + n))
+              for n, row in enumerate(new_events[25:35])]
+    held = {row["event_id"] for row in within + beyond}
+    project = EngineProject(tmp_path, [AGGREGATIONS, NETWORK_GROUP], start_date=START)
+    settings_file = project.path / "signals_batch.yml"
+    settings_file.write_text(settings_file.read_text() + "lookback_window_hours: 4\n")
+    project.load(first)
+    project.run(as_of=START + dt.timedelta(days=6))
+    _set_groups(project, [AGGREGATIONS, NETWORK_GROUP, dict(AGGREGATIONS, name="added")])
+    project.load([row for row in second if row["event_id"] not in held] + within + beyond)
+    as_of = START + dt.timedelta(days=9)
+    project.run(as_of=as_of)
+    everything = project.loaded
+    project.loaded = [row for row in everything if row not in beyond]
+    _check(project, as_of)
+    project.loaded = everything
+    project.run(as_of=as_of, full_refresh=True)
+    _check(project, as_of)
+
+
 def test_a_full_refresh_that_failed_is_redone_by_the_next_run(tmp_path, events):
     project = EngineProject(tmp_path, [NETWORK_GROUP], start_date=START)
     project.load(events)
