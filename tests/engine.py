@@ -71,6 +71,20 @@ class EngineProject:
         return result
 
 
+def with_rows_visible_late(batches: list[list[dict]], index: int, count: int = 20,
+                           ) -> list[list[dict]]:
+    """The loads with ``count`` new events of load ``index`` given load times a few minutes
+    older than the newest of the load before: rows a loader made visible only after the run
+    that processed that load (within the lookback window, so they count)."""
+    seen = {row["event_id"] for batch in batches[:index] for row in batch}
+    newest = max(row["load_tstamp"] for row in batches[index - 1])
+    late = batches[index]
+    late = [dict(row, load_tstamp=newest - dt.timedelta(minutes=5 + n))
+            if n < count and row["event_id"] not in seen else row
+            for n, row in enumerate(late)]
+    return [*batches[:index], late, *batches[index + 1:]]
+
+
 def _plain(value, type_name: str | None):
     if type_name == "dict" and isinstance(value, str):
         return json.loads(value)
