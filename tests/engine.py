@@ -73,11 +73,13 @@ class EngineProject:
 
 def with_rows_visible_late(batches: list[list[dict]], index: int, count: int = 20,
                            ) -> list[list[dict]]:
-    """The loads with ``count`` new events of load ``index`` given load times a few minutes
-    older than the newest of the load before: rows a loader made visible only after the run
+    """The loads with up to ``count`` new events of load ``index`` given load times minutes
+    older than the newest of the loads before: rows a loader made visible only after the run
     that processed that load (within the lookback window, so they count)."""
     seen = {row["event_id"] for batch in batches[:index] for row in batch}
-    newest = max(row["load_tstamp"] for row in batches[index - 1])
+    if not seen:
+        return batches
+    newest = max(row["load_tstamp"] for batch in batches[:index] for row in batch)
     late = batches[index]
     late = [dict(row, load_tstamp=newest - dt.timedelta(minutes=5 + n))
             if n < count and row["event_id"] not in seen else row

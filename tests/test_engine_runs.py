@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 from cli_helpers import run_cli
-from engine import EngineProject, differences
+from engine import EngineProject, differences, with_rows_visible_late
 from engine_groups import (
     AGGREGATIONS,
     ALL_GROUPS,
@@ -639,15 +639,20 @@ load_plans = st.lists(
 @pytest.mark.slow
 @settings(max_examples=4, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(plan=load_plans, include_current_day=st.booleans())
-def test_random_load_and_as_of_sequences_equal_the_oracle(events, plan, include_current_day):
-    """Any split of the arrivals into loads, any forward-moving as-of dates: each state is
-    what the oracle computes, and the last equals a full refresh."""
+@given(plan=load_plans, include_current_day=st.booleans(),
+       visible_late=st.integers(min_value=0, max_value=15))
+def test_random_load_and_as_of_sequences_equal_the_oracle(events, plan, include_current_day,
+                                                          visible_late):
+    """Any split of the arrivals into loads, any forward-moving as-of dates, some rows of each
+    load made visible after the run before with an older load time (within the lookback
+    window): each state is what the oracle computes, and the last equals a full refresh."""
     folder = Path(tempfile.mkdtemp(prefix="signals-batch-prop-"))
     try:
         project = EngineProject(folder, [AGGREGATIONS, CRITERIA, RECENT_GROUP], start_date=START,
                                 include_current_day=include_current_day)
         batches = sample_events.loads(events, len(plan))
+        for index in range(1, len(batches)):
+            batches = with_rows_visible_late(batches, index, visible_late)
         as_of = START + dt.timedelta(days=2)
         for batch, (parts, step) in zip(batches, plan, strict=True):
             for piece in sample_events.loads(batch, parts) if len(batch) >= parts else [batch]:
