@@ -71,6 +71,13 @@ class EngineProject:
         return result
 
 
+def add_group(project, group: dict) -> None:
+    """Add a group to a test project's definitions (its next run builds it from history)."""
+    project.groups = [*project.groups, group]
+    path = project.path / "definitions" / "groups.yml"
+    path.write_text(yaml.safe_dump(project.groups, sort_keys=False))
+
+
 def with_rows_visible_late(batches: list[list[dict]], index: int, count: int = 20,
                            ) -> list[list[dict]]:
     """The loads with up to ``count`` new events of load ``index`` given load times minutes

@@ -225,6 +225,13 @@ NETWORK_GROUP = _group("network", "network_userid", [
     _attr("orders_7d", "int64", "counter", events=[PURCHASE_1], period="P7D"),
 ], version=2)
 
+# A group added to the definitions after some runs: its first run reads its history. Counts
+# every event, so an event read twice (history and this run's events) shows.
+ADDED_LATER_GROUP = _group("added_later", "domain_userid", [
+    _attr("all_events", "int64", "counter"),
+    _attr("page_views_7d", "int64", "counter", events=[PAGE_VIEW], period="P7D"),
+])
+
 # Every attribute has a window: an incremental run reads only the partials of the longest one.
 RECENT_GROUP = _group("recent", "domain_userid", [
     _attr("views_7d", "int64", "counter", events=[PAGE_VIEW], period="P7D"),

@@ -32,8 +32,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from engine import differences, with_rows_visible_late
-from engine_groups import NETWORK_GROUP, _attr, _group
+from engine import add_group, differences, with_rows_visible_late
+from engine_groups import ADDED_LATER_GROUP, NETWORK_GROUP, _attr, _group
 from oracle import compute
 from warehouse_cases import (
     DAYS,
@@ -175,7 +175,8 @@ def test_incremental_runs_match_the_oracle_then_a_full_refresh(emulator, tmp_pat
     every run the tables equal the oracle (also after the ledger was lost: the partials are
     rebuilt); a full refresh then gives the same tables. The last load also holds rows that
     became visible late, with a load_tstamp older than the newest the run before processed:
-    within the lookback window, they count."""
+    within the lookback window, they count, once, also in a group added then (read from
+    history)."""
     from bigquery_engine import GCP_PROJECT
 
     project = _new_project(tmp_path_factory.mktemp("bq_incremental"), emulator,
@@ -187,6 +188,8 @@ def test_incremental_runs_match_the_oracle_then_a_full_refresh(emulator, tmp_pat
             # the API's delete (the emulator's catalog keeps a table dropped by a query)
             project.client.delete_table(
                 f"{GCP_PROJECT}.{project.dataset}.signals_batch_event_ids")
+        if number == 3:
+            add_group(project, ADDED_LATER_GROUP)
         as_of = START + dt.timedelta(days=day)
         project.run(as_of=as_of)
         _assert_matches_oracle(project, as_of)

@@ -31,8 +31,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from engine import differences, updated_at_by_key, with_rows_visible_late
-from engine_groups import NETWORK_GROUP
+from engine import add_group, differences, updated_at_by_key, with_rows_visible_late
+from engine_groups import ADDED_LATER_GROUP, NETWORK_GROUP
 from oracle import compute
 from warehouse_cases import (
     DAYS,
@@ -184,7 +184,7 @@ def test_incremental_runs_equal_the_oracle_and_a_full_refresh(
     tables equal the oracle (also after the ledger was lost: the partials are rebuilt); at the
     end a full refresh gives the same values. The last load also holds rows that became
     visible late, with a load_tstamp older than the newest the run before processed: within
-    the lookback window, they count."""
+    the lookback window, they count, once, also in a group added then (read from history)."""
     project = _new_project(tmp_path_factory.mktemp("snowflake_incremental"),
                            start_date=START + dt.timedelta(days=1))
     batches = with_rows_visible_late(sample_events.loads(events, 4), 3)
@@ -193,6 +193,8 @@ def test_incremental_runs_equal_the_oracle_and_a_full_refresh(
         project.load(batch)
         if number == 2:
             project.execute("DROP TABLE signals.signals_batch_event_ids")
+        if number == 3:
+            add_group(project, ADDED_LATER_GROUP)
         as_of = START + dt.timedelta(days=day)
         project.run(as_of=as_of)
         _assert_matches_oracle(project, as_of)
