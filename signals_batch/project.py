@@ -25,7 +25,7 @@ from signals_batch.config import Settings, load_settings, setting_origin
 from signals_batch.definitions import Definitions, load_definitions
 from signals_batch.errors import InvalidInput, SignalsBatchError
 from signals_batch.locks import file_lock
-from signals_batch.runner.dbt import DbtResult, ProgressCallback, invoke_dbt
+from signals_batch.runner.dbt import DbtResult, NodeResult, ProgressCallback, invoke_dbt
 from signals_batch.scaffold import SUPPORTED_WAREHOUSES
 from signals_batch.stores import ProfileStore, open_store
 from signals_batch.stores.base import Watermark
@@ -50,6 +50,8 @@ STATUS_WAIT = 10.0
 _GROUP_STATE_ROW = re.compile(r".+_v[0-9]+")
 # written by the first run and full refreshes (macro record_unusable_events)
 UNUSABLE_EVENTS_STATE_ROW = "signals_batch_events:unusable"
+# the generated dbt test of the ledger (macros/tests.sql: events_counted)
+MISSED_EVENTS_TEST = "signals_batch_events_counted_"
 
 
 @dataclass
@@ -222,10 +224,13 @@ class Project:
         vars: dict | None = None,
         progress: ProgressCallback | None = None,
         as_of: dt.date | None = None,
+        explain: Callable[[NodeResult], str | None] | None = None,
     ) -> DbtResult:
         env = self.dbt_env(as_of)
         self.check_profile(env)
-        return invoke_dbt(command, self.dir, vars=vars, env=env, progress=progress)
+        return invoke_dbt(
+            command, self.dir, vars=vars, env=env, progress=progress, explain=explain
+        )
 
     def check_profile(self, env: dict[str, str] | None = None) -> None:
         """A profiles.yml dbt cannot use is the user's input to fix (exit 2, no secret in the
@@ -418,7 +423,22 @@ class Project:
                 ["test", "--select", "path:models/signals_batch"],
                 vars=self.dbt_vars(),
                 progress=progress,
+                explain=self._explain_test_failure,
             )
+
+    def _explain_test_failure(self, node: NodeResult) -> str | None:
+        if not node.name.startswith(MISSED_EVENTS_TEST):
+            return None
+        hours = self.settings.lookback_window_hours
+        rows = (f"{node.failures:,} source row was not counted" if node.failures == 1
+                else f"{node.failures or 'some':,} source rows were not counted")
+        return (
+            f"{rows}, and no incremental run will count them: "
+            "they became visible (committed by the loader) after a run had read rows loaded "
+            f"more than lookback_window_hours ({hours} h) after them. Run `signals-batch run "
+            "--full-refresh` to count them, and raise lookback_window_hours if your loader can "
+            "lag that much (docs/incremental.md)"
+        )
 
     # ------------------------------------------------------------------ sync
 

@@ -286,6 +286,9 @@ class BigQueryProject:
     def run(self, as_of: dt.date, **options) -> RunSummary:
         return self.project.run(as_of=as_of, **options)
 
+    def test(self):
+        return self.project.test()
+
     def dbt(self, command: list[str]):
         project = self.project
         return project.dbt(command, vars=project.dbt_vars())

@@ -5,11 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import uuid
 from pathlib import Path
 
+import pytest
 import yaml
 
 from signals_batch import sample_events
+from signals_batch.errors import SignalsBatchError
 from signals_batch.project import Project, RunSummary
 from signals_batch.scaffold import init_project
 from signals_batch.warehouse import connect
@@ -47,6 +50,9 @@ class EngineProject:
 
     def run(self, as_of: dt.date, **options) -> RunSummary:
         return self.project.run(as_of=as_of, **options)
+
+    def test(self):
+        return self.project.test()
 
     def tables(self) -> dict[str, dict[str, dict]]:
         """Every attribute table as {key: {attribute: value}} (updated_at left out)."""
@@ -92,6 +98,19 @@ def with_rows_visible_late(batches: list[list[dict]], index: int, count: int = 2
             if n < count and row["event_id"] not in seen else row
             for n, row in enumerate(late)]
     return [*batches[:index], late, *batches[index + 1:]]
+
+
+def assert_rows_visible_too_late_are_named(project, lookback_hours: int = 6) -> None:
+    """`signals-batch test` (the generated dbt tests) passes, then fails naming a row that
+    became visible later than the lookback window: no incremental run will count it.
+    ``project`` loads rows and has ``test()`` (EngineProject or a warehouse's)."""
+    assert all(n.status == "pass" for n in project.test().nodes)
+    newest = max(row["load_tstamp"] for row in project.loaded if row["load_tstamp"])
+    row = next(row for row in project.loaded if row["event_id"] and row["load_tstamp"])
+    project.load([dict(row, event_id=str(uuid.uuid4()),
+                       load_tstamp=newest - dt.timedelta(hours=lookback_hours, minutes=1))])
+    with pytest.raises(SignalsBatchError, match="1 source row was not counted"):
+        project.test()
 
 
 def _plain(value, type_name: str | None):

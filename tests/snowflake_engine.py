@@ -158,6 +158,10 @@ class SnowflakeProject:
         with self.emulator():
             return self.project.run(as_of=as_of, **options)
 
+    def test(self):
+        with self.emulator():
+            return self.project.test()
+
     def dbt(self, command: list[str]):
         with self.emulator():
             project = self.project

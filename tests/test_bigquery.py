@@ -32,7 +32,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from engine import add_group, differences, with_rows_visible_late
+from engine import (
+    add_group,
+    assert_rows_visible_too_late_are_named,
+    differences,
+    with_rows_visible_late,
+)
 from engine_groups import ADDED_LATER_GROUP, NETWORK_GROUP, _attr, _group
 from oracle import compute
 from warehouse_cases import (
@@ -197,6 +202,7 @@ def test_incremental_runs_match_the_oracle_then_a_full_refresh(emulator, tmp_pat
     project.run(as_of=START + dt.timedelta(days=DAYS), full_refresh=True)
     problems = differences(project.tables(), incremental, project.groups)
     assert not problems, "full refresh != incremental:\n" + "\n".join(problems)
+    assert_rows_visible_too_late_are_named(project)
 
 
 # --------------------------------------------------------------------------- the SQL

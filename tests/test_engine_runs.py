@@ -368,9 +368,20 @@ def test_rows_visible_after_a_run_with_an_older_load_time_count_within_the_lookb
     everything = project.loaded
     project.loaded = [row for row in everything if row not in beyond]
     _check(project, as_of)
+    # `signals-batch test` names the rows no incremental run will count, and the fix
+    with pytest.raises(SignalsBatchError) as missed:
+        project.project.test()
+    assert "10 source rows were not counted" in str(missed.value)
+    assert "lookback_window_hours (4 h)" in str(missed.value)
+    assert "signals-batch run --full-refresh" in str(missed.value)
     project.loaded = everything
     project.run(as_of=as_of, full_refresh=True)
     _check(project, as_of)
+    # a row visible late that the next run still reads is pending, not missed
+    newest = max(row["load_tstamp"] for row in everything)
+    project.load([dict(new_events[40], event_id=str(uuid.UUID(int=40)),
+                       load_tstamp=newest - dt.timedelta(hours=3, minutes=59))])
+    assert all(n.status == "pass" for n in project.project.test().nodes)
 
 
 def test_a_full_refresh_that_failed_is_redone_by_the_next_run(tmp_path, events):

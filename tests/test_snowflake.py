@@ -31,7 +31,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from engine import add_group, differences, updated_at_by_key, with_rows_visible_late
+from engine import (
+    add_group,
+    assert_rows_visible_too_late_are_named,
+    differences,
+    updated_at_by_key,
+    with_rows_visible_late,
+)
 from engine_groups import ADDED_LATER_GROUP, NETWORK_GROUP
 from oracle import compute
 from warehouse_cases import (
@@ -214,6 +220,7 @@ def test_incremental_runs_equal_the_oracle_and_a_full_refresh(
         moved = [key for key, at in after.items() if at != updated_at[table][key]]
         # (a table without a dict attribute keeps every updated_at)
         assert all(any(rows[table][key][d] for d in dicts) for key in moved), (table, moved)
+    assert_rows_visible_too_late_are_named(project)
 
 
 # --------------------------------------------------------------------------- compiled SQL

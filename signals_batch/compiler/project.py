@@ -176,6 +176,13 @@ def _models_yml(plans: list[GroupPlan], source_label: str) -> str:
                 "columns": columns,
             }
         )
+    models.append(
+        {
+            "name": LEDGER_MODEL,
+            "description": "Every event_id processed so far, with its load time.",
+            "data_tests": ["signals_batch.events_counted"],
+        }
+    )
     return _yaml(source_label, {"version": 2, "models": models})
 
 

@@ -27,6 +27,7 @@ class NodeResult:
     seconds: float
     message: str | None = None
     rows_affected: int | None = None
+    failures: int | None = None  # a failing test's row count
 
 
 @dataclass
@@ -92,8 +93,12 @@ def invoke_dbt(
     vars: dict[str, Any] | None = None,
     env: dict[str, str] | None = None,
     progress: ProgressCallback | None = None,
+    explain: Callable[[NodeResult], str | None] | None = None,
 ) -> DbtResult:
-    """Run one dbt command against the project; raise SignalsBatchError on failure."""
+    """Run one dbt command against the project; raise SignalsBatchError on failure.
+
+    `explain` may replace dbt's message for a failing node (a test whose failure has a known
+    cause and fix) with one the user can act on."""
     from dbt.cli.main import dbtRunner
 
     project_dir = project_dir.resolve()
@@ -135,6 +140,7 @@ def invoke_dbt(
                 rows_affected=adapter_response.get("rows_affected")
                 if isinstance(adapter_response, dict)
                 else None,
+                failures=getattr(item, "failures", None),
             )
         )
     if isinstance(outcome.exception, KeyboardInterrupt):  # dbtRunner returns even Ctrl-C
@@ -146,7 +152,7 @@ def invoke_dbt(
         first = result.failed[0]
         others = len(result.failed) - 1
         more = f" (and {others} more failing)" if others else ""
-        reason = clean_dbt_message(first.message or "")
+        reason = (explain(first) if explain else None) or clean_dbt_message(first.message or "")
         raise _failure(
             f"dbt {command[0]} failed in {first.name}{more}: {reason}"
         )
