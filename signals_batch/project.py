@@ -430,14 +430,16 @@ class Project:
         if not node.name.startswith(MISSED_EVENTS_TEST):
             return None
         hours = self.settings.lookback_window_hours
-        rows = (f"{node.failures:,} source row was not counted" if node.failures == 1
-                else f"{node.failures or 'some':,} source rows were not counted")
+        one = node.failures == 1
+        count = f"{node.failures:,}" if node.failures is not None else "Some"
+        rows = "1 source row was" if one else f"{count} source rows were"
+        it, they = ("it", "it") if one else ("them", "they")
         return (
-            f"{rows}, and no incremental run will count them: "
-            "they became visible (committed by the loader) after a run had read rows loaded "
-            f"more than lookback_window_hours ({hours} h) after them. Run `signals-batch run "
-            "--full-refresh` to count them, and raise lookback_window_hours if your loader can "
-            "lag that much (docs/incremental.md)"
+            f"{rows} not counted, and no incremental run will count {it}: {they} became "
+            "visible (committed by the loader) after a run had read rows loaded more than "
+            f"lookback_window_hours ({hours} h) after {it}. Run `signals-batch run "
+            f"--full-refresh` to count {it}, and raise lookback_window_hours if your loader "
+            "can lag that much (docs/incremental.md)"
         )
 
     # ------------------------------------------------------------------ sync
