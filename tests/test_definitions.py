@@ -507,6 +507,35 @@ def test_python_module_that_fails(tmp_path: Path):
     assert "NameError" in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("attribute_groups = 5\n", "attribute_groups must be a list of groups, not int"),
+        ("import sys\nsys.exit(3)\n", "cannot run the module: SystemExit: 3"),
+    ],
+)
+def test_python_module_that_exits_or_holds_no_list_is_invalid_input(
+        tmp_path: Path, source: str, expected: str):
+    module = tmp_path / "groups.py"
+    module.write_text(source)
+    with pytest.raises(DefinitionError) as caught:
+        load_definitions(module)
+    assert f"{module}: {expected}" in str(caught.value)
+
+
+def test_hidden_files_of_a_folder_are_left_out_and_a_broken_link_is_named(tmp_path: Path):
+    folder = tmp_path / "defs"
+    (folder / ".git").mkdir(parents=True)
+    (folder / "top.yml").write_text(yaml.safe_dump(group([one(property="geo_country")])))
+    (folder / ".git" / "old.yml").write_text("not: [valid")
+    (folder / ".#top.yml").symlink_to("me@host.1:1700000000")  # an Emacs lock file
+    assert [g.name for g in load_definitions(folder).groups] == ["forms"]
+    (folder / "gone.yml").symlink_to(tmp_path / "nowhere.yml")
+    with pytest.raises(DefinitionError) as caught:
+        load_definitions(folder)
+    assert f"{folder / 'gone.yml'}: cannot read: No such file or directory" in str(caught.value)
+
+
 def test_folder_with_nested_files(tmp_path: Path):
     folder = tmp_path / "defs"
     (folder / "team_a" / "deeper").mkdir(parents=True)

@@ -293,6 +293,8 @@ def _read_file(path: Path) -> list[Any]:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise _Unreadable("cannot read: the file is not UTF-8 text") from None
+    except OSError as error:  # a broken link, no permission ...
+        raise _Unreadable(f"cannot read: {error.strerror or error}") from None
     try:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (yaml.YAMLError, ValueError) as error:
@@ -308,10 +310,15 @@ def _read_file(path: Path) -> list[Any]:
 def _read_module(path: Path) -> list[Any]:
     try:
         namespace = runpy.run_path(str(path))
-    except Exception as error:  # the user's module failed: report it like a parse error
+    except (Exception, SystemExit) as error:  # the user's module failed: like a parse error
         raise _Unreadable(f"cannot run the module: {type(error).__name__}: {error}") from None
     if "attribute_groups" in namespace:
-        return list(namespace["attribute_groups"])
+        groups = namespace["attribute_groups"]
+        if not isinstance(groups, list | tuple):
+            raise _Unreadable(
+                f"attribute_groups must be a list of groups, not {type(groups).__name__}"
+            )
+        return list(groups)
     return [
         v for v in namespace.values() if hasattr(v, "model_dump") and hasattr(v, "attribute_key")
     ]
@@ -319,7 +326,12 @@ def _read_module(path: Path) -> list[Any]:
 
 def definition_files(path: Path) -> list[Path]:
     if path.is_dir():
-        return sorted(p for p in path.rglob("*") if p.suffix in DEFINITION_SUFFIXES)
+        # hidden files and folders are left out: editors' lock files (`.#groups.yml`), .git
+        return sorted(
+            p for p in path.rglob("*")
+            if p.suffix in DEFINITION_SUFFIXES
+            and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        )
     return [path]
 
 
@@ -352,22 +364,23 @@ def load_objects(objects: Iterable[Any], source: str = "<python>") -> Definition
 
 
 def _finish(found: list[tuple[AttributeGroup, str]], problems: list[Problem]) -> Definitions:
-    seen: dict[str, str] = {}
+    # by ident without case: warehouses do not tell table names apart by case
+    seen: dict[str, tuple[str, AttributeGroup]] = {}
     groups = []
     for group, source in found:
-        if group.ident in seen:
-            where = "earlier in this file" if seen[group.ident] == source else seen[group.ident]
-            problems.append(
-                Problem(
-                    source,
-                    group.name,
-                    None,
-                    f"version {group.version} is defined twice (also {where}); "
-                    "give the new definition a new version",
-                )
-            )
+        if group.ident.lower() in seen:
+            first_source, first = seen[group.ident.lower()]
+            where = "earlier in this file" if first_source == source else first_source
+            if first.name == group.name:
+                reason = (f"version {group.version} is defined twice (also {where}); "
+                          "give the new definition a new version")
+            else:
+                reason = (f"group {first.name!r} version {first.version} ({where}) has the same "
+                          "name but for case, and so the same tables (warehouses compare table "
+                          "names without case); rename one of them")
+            problems.append(Problem(source, group.name, None, reason))
             continue
-        seen[group.ident] = source
+        seen[group.ident.lower()] = (source, group)
         groups.append(group)
     if problems:
         raise DefinitionError(problems)

@@ -82,6 +82,7 @@ Operator = Literal[
 
 NUMERIC_TYPES = {"int32", "int64", "float", "double", "unix_timestamp"}
 INT_TYPES = {"int32", "int64", "unix_timestamp"}
+MAX_PERIOD_DAYS = 36525  # 100 years: windows are dates, and warehouses' dates end
 
 
 def _no_months_or_years(value: Any) -> Any:
@@ -140,7 +141,7 @@ def iso_duration(value: timedelta) -> str:
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
     time = "".join(f"{n:g}{unit}" for n, unit in ((hours, "H"), (minutes, "M"), (secs, "S")) if n)
-    text = (f"{days:g}D" if days else "") + (f"T{time}" if time else "")
+    text = (f"{int(days)}D" if days else "") + (f"T{time}" if time else "")
     return f"{sign}P{text or '0D'}"
 
 
@@ -330,7 +331,13 @@ def _period_days(period: timedelta | None) -> int | None:
             f"period {iso_duration(period)} is not a positive whole number of days; batch "
             "windows are whole UTC days (e.g. P7D, P2W, PT48H)"
         )
-    return int(seconds // 86400)
+    days = int(seconds // 86400)
+    if days > MAX_PERIOD_DAYS:
+        raise ValueError(
+            f"period {iso_duration(period)} is longer than 100 years ({MAX_PERIOD_DAYS} days); "
+            "for every event since start_date, leave the period out"
+        )
+    return days
 
 
 _NEEDS_LIST_TYPE = {"unique_list"}
@@ -356,7 +363,7 @@ def _scalar_fits(value: Any, typ: str) -> bool:
     if isinstance(value, bool):
         return False
     if typ in NUMERIC_TYPES and isinstance(value, int | float):
-        return math.isfinite(value)
+        return _number_fits(value, typ)
     if typ in ("timestamp", "unix_timestamp") and isinstance(value, str):
         try:
             datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -364,6 +371,29 @@ def _scalar_fits(value: Any, typ: str) -> bool:
             return False
         return True
     return False
+
+
+# what the warehouse columns of these types hold (FLOAT is 32-bit on DuckDB and BigQuery)
+_INT_RANGES = {t: (-(2**63), 2**63 - 1) for t in ("int64", "unix_timestamp")} | {
+    "int32": (-(2**31), 2**31 - 1)
+}
+_FLOAT32_MAX = 3.4028234663852886e38
+
+
+def _number_fits(value: int | float, typ: str) -> bool:
+    if not math.isfinite(value):
+        return False
+    if typ in _INT_RANGES:
+        low, high = _INT_RANGES[typ]
+        return (isinstance(value, int) or value.is_integer()) and low <= value <= high
+    return typ != "float" or abs(value) <= _FLOAT32_MAX
+
+
+def _fit_hint(typ: str) -> str:
+    if typ in _INT_RANGES:
+        low, high = _INT_RANGES[typ]
+        return f" (a whole number from {low} to {high})"
+    return " (at most 3.4e38 in size)" if typ == "float" else ""
 
 
 def _default_problem(value: Any, typ: str) -> str | None:
@@ -374,10 +404,10 @@ def _default_problem(value: Any, typ: str) -> str | None:
         items = value if isinstance(value, list) else [value]
         element = typ.removesuffix("_list")
         bad = [v for v in items if not _scalar_fits(v, element)]
-        return f"holds values that are not {element}: {bad!r}" if bad else None
+        return f"holds values that are not {element}{_fit_hint(element)}: {bad!r}" if bad else None
     if _scalar_fits(value, typ):
         return None
-    return f"does not fit type {typ!r}"
+    return f"does not fit type {typ!r}{_fit_hint(typ)}"
 
 
 class Attribute(_Model):
@@ -495,7 +525,8 @@ _SDK_ONLY_FIELDS = ("is_published", "offline", "backfill_since_tstamp", "refresh
 
 class AttributeGroup(_Model):
     name: Name
-    version: Annotated[int, Field(gt=0)] = 1
+    # strict: `"1"` or `true` is not a version
+    version: Annotated[int, Field(gt=0, strict=True)] = 1
     type: Literal["batch", "external_batch", "stream"] = "batch"
     attribute_key: AttributeKey
     owner: Email
@@ -548,10 +579,12 @@ class AttributeGroup(_Model):
                 raise ValueError(f"a {self.type} group needs at least one attribute")
             names = [a.name for a in self.attributes]
         kind = "field" if self.type == "external_batch" else "attribute"
-        if self.attribute_key.name in names:
+        key_name = (self.attribute_key.name or "").lower()
+        clash = next((n for n in names if n.lower() == key_name), None)
+        if clash is not None:
             raise ValueError(
-                f"{kind} {self.attribute_key.name!r} has the name of the attribute key, which "
-                "is the key column of the output table; rename the " + kind
+                f"{kind} {clash!r} has the name of the attribute key, which is the key column "
+                "of the output table (compared without case); rename the " + kind
             )
         return self
 
@@ -560,10 +593,15 @@ class AttributeGroup(_Model):
     def _column_names(cls, items: list[Any] | None, info: ValidationInfo) -> list[Any] | None:
         """Checked on the list itself, so they are reported with the group's other problems."""
         names = [item.name for item in items or []]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
+        # warehouses do not tell column names apart by case: `A` and `a` are one column
+        folded = [n.lower() for n in names]
+        duplicates = sorted({n for n in names if folded.count(n.lower()) > 1})
         if duplicates:
-            raise ValueError(f"names used twice in the group: {', '.join(duplicates)}")
-        if "updated_at" in names:
+            raise ValueError(
+                f"names used twice in the group: {', '.join(duplicates)} (column names are "
+                "compared without case in the warehouse)"
+            )
+        if "updated_at" in folded:
             kind = info.field_name.removesuffix("s") if info.field_name else "attribute"
             raise ValueError(
                 f"{kind} 'updated_at' collides with the output table's updated_at column; "
