@@ -36,7 +36,7 @@ from signals_batch.sync.syncer import (
     keys_removed_since,
     sync_groups,
 )
-from signals_batch.warehouse import dbt_target, profile_type
+from signals_batch.warehouse import dbt_target, duckdb_path, profile_type
 
 STATE_DIR = ".signals_batch"
 PENDING_FULL_REFRESH = "full_refresh_pending"
@@ -258,6 +258,8 @@ class Project:
                 "another target with DBT_TARGET)"
             )
         dbt_target(self.dir, env)
+        if adapter == "duckdb":
+            duckdb_path(self.dir)  # a file: sync, status and test read it themselves
         self._profile_checked = checked
 
     # ------------------------------------------------------------------ run

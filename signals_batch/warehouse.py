@@ -196,7 +196,16 @@ def duckdb_path(project_dir: Path) -> Path:
     target = profile_target(project_dir)
     if target.get("type") != "duckdb":
         raise InvalidInput("this command reads the warehouse directly only on DuckDB for now")
-    path = Path(target.get("path", "warehouse.duckdb"))
+    raw = str(target.get("path", "warehouse.duckdb"))
+    if raw.startswith(("md:", "motherduck:")) or raw == ":memory:" or "?" in raw:
+        # a query string may hold a token (md:db?motherduck_token=...): never shown
+        shown = raw.split("?", 1)[0] + ("?***" if "?" in raw else "")
+        raise InvalidInput(
+            f"profiles.yml: the DuckDB path {shown} is not a local database file; signals-batch "
+            "reads the warehouse file itself (sync, status, test), so the DuckDB target's "
+            "`path` must be a file (MotherDuck and in-memory databases are not supported)"
+        )
+    path = Path(raw)
     return path if path.is_absolute() else project_dir / path
 
 

@@ -573,6 +573,24 @@ def test_a_profile_dbt_cannot_use_exits_2_before_dbt_runs(project: Path, capsys,
     assert not (project / "logs" / "dbt.log").exists()  # dbt never started
 
 
+def test_a_duckdb_path_that_is_not_a_file_exits_2_without_its_token(project: Path, capsys,
+                                                                    monkeypatch):
+    """MotherDuck (`md:db?motherduck_token=...`) and in-memory paths: signals-batch reads the
+    warehouse file itself, so every command that does says so (exit 2) and hides the query
+    string, which may hold a token."""
+    secret = "MdTok_S3cret"
+    monkeypatch.setenv("MD_TOKEN_FOR_TEST", secret)
+    (project / "profiles.yml").write_text(
+        "signals_batch: {target: dev, outputs: {dev: {type: duckdb,\n"
+        "  path: \"md:my_db?motherduck_token={{ env_var('MD_TOKEN_FOR_TEST') }}\"}}}\n")
+    for command in ("run", "test", "status", "sync"):
+        result = run_cli(capsys, command, "-p", str(project))
+        assert result.code == 2, (command, result.err)
+        assert "the DuckDB path md:my_db?*** is not a local database file" in result.err
+        assert secret not in result.err + result.out
+    assert not (project / "logs" / "dbt.log").exists()  # dbt never started
+
+
 def test_unparsable_settings_file_exits_2(project: Path, capsys):
     (project / "signals_batch.yml").write_text("start_date: 2025-13-01\n")
     result = run_cli(capsys, "validate", "-p", str(project))
