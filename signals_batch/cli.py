@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from signals_batch.errors import InvalidInput, SignalsBatchError
+from signals_batch.sync.syncer import SyncIncomplete
 
 app = typer.Typer(
     name="signals-batch",
@@ -494,14 +495,18 @@ def sync(
     The groups are republished with `online: true` through the Signals API (`signals_api.url`
     in signals_batch.yml); without one, only the rows are pushed."""
     project = _project(project_dir)
-    summary = project.sync(
-        store_type=store,
-        full=full,
-        dry_run=dry_run,
-        chunk_size=chunk_size,
-        lock_timeout=lock_timeout,
-        progress=None if _State.quiet else _notice,
-    )
+    incomplete = None
+    try:
+        summary = project.sync(
+            store_type=store,
+            full=full,
+            dry_run=dry_run,
+            chunk_size=chunk_size,
+            lock_timeout=lock_timeout,
+            progress=None if _State.quiet else _notice,
+        )
+    except SyncIncomplete as error:  # the rows went: show them, then fail
+        incomplete, summary = error, error.summary
     for notice in summary.notices:
         _notice(notice)
     verb = "would send" if dry_run else "sent"
@@ -515,6 +520,8 @@ def sync(
     )
     if as_json:
         _emit_json(summary.to_dict())
+        if incomplete is not None:
+            raise incomplete
         _summary(line, summary.to_dict(), stdout=False)
         return
     table = Table(
@@ -530,9 +537,11 @@ def sync(
             _cell(g.rows_read),
             _cell(g.rows_removed),
             _cell(g.watermark),
-            {True: "yes", None: "-", False: "no"}[g.republished],
+            {True: "yes", None: "-", False: "failed"}[g.republished],
         )
     out.print(table)
+    if incomplete is not None:
+        raise incomplete
     _summary(line, summary.to_dict())
 
 

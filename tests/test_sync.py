@@ -14,6 +14,7 @@ from unittest import mock
 
 import pytest
 import yaml
+from cli_helpers import run_cli
 from engine import EngineProject
 from engine_groups import AGGREGATIONS, NETWORK_GROUP, USER_ID_GROUP
 from test_api_client import stub  # noqa: F401  (fixture)
@@ -23,6 +24,7 @@ from signals_batch.errors import InvalidInput, SignalsBatchError
 from signals_batch.project import Project
 from signals_batch.stores.base import StoreError, StoreLocked
 from signals_batch.sync.source import _json_ready
+from signals_batch.sync.syncer import SyncIncomplete
 from signals_batch.warehouse import connect
 
 pytestmark = pytest.mark.dbt
@@ -410,7 +412,7 @@ def test_sync_before_any_run_says_what_to_do_for_every_group(tmp_path):
 
 
 def test_sync_republishes_each_synced_group_online_with_its_batch_source(
-        tmp_path, events, stub):  # noqa: F811 (the fixture imported above)
+        tmp_path, events, stub, capsys):  # noqa: F811 (the fixture imported above)
     # groups written with the long property form, which the Signals registry needs
     groups = [USER_ID_GROUP, NETWORK_GROUP]
     project = EngineProject(tmp_path, groups, start_date=START)
@@ -460,6 +462,30 @@ def test_sync_republishes_each_synced_group_online_with_its_batch_source(
     recovered = project.project.sync()
     assert {g.group: g.republished for g in recovered.groups}["logged_in_v1"] is True
     assert stub.registry[("logged_in", 1)]["online"] is True
+    # the API down: every group's rows still reach the store (the registry is not the
+    # store), the first group's republish says why, the others are not retried; exit 1
+    settings["signals_api"]["url"] = "http://127.0.0.1:1"
+    path.write_text(yaml.safe_dump(settings))
+    with pytest.raises(SyncIncomplete) as down:
+        project.project.sync(full=True)
+    assert down.value.exit_code == 1
+    assert [(g.group, g.rows_written > 0, g.republished) for g in down.value.summary.groups] \
+        == [("logged_in_v1", True, False), ("network_v2", True, False)]
+    message = str(down.value)
+    assert "their rows are in the store, and the next sync republishes them" in message
+    assert "logged_in_v1: republishing group logged_in_v1 (reading it from the registry) " \
+        "failed: cannot reach http://127.0.0.1:1" in message
+    assert "network_v2: not tried: the Signals API did not answer for logged_in_v1" in message
+    # the CLI shows what was sent (here the JSON summary on stdout), then fails
+    result = run_cli(capsys, "sync", "--json", "-p", str(project.path))
+    assert result.code == 1, result.err
+    assert [g["republished"] for g in json.loads(result.out)["groups"]] == [False, False]
+    assert "not tried: the Signals API did not answer" in result.err
+    stub.registry[("network", 2)]["online"] = False
+    settings["signals_api"]["url"] = stub.url
+    path.write_text(yaml.safe_dump(settings))
+    back = project.project.sync()
+    assert {g.group: g.republished for g in back.groups}["network_v2"] is True
 
 
 # --------------------------------------------------------------------------- redis

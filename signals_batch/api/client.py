@@ -73,10 +73,12 @@ _REQUIRED_BATCH_SOURCE_FIELDS = ("name", "schema", "table", "timestamp_field")
 class SignalsApiError(SignalsBatchError):
     """A call to the Signals API failed: what was being done, the HTTP status, the reason."""
 
-    def __init__(self, message: str, *, status: int | None = None, reason: str | None = None):
+    def __init__(self, message: str, *, status: int | None = None, reason: str | None = None,
+                 unreachable: bool = False):
         super().__init__(message)
         self.status = status
         self.reason = reason
+        self.unreachable = unreachable  # no answer at all, every retry spent
 
 
 class _RetryableStatus(Exception):
@@ -405,7 +407,7 @@ class SignalsApiClient:
             server = where or f"{shown} (setting signals_api.url)"
             reason = self._scrub(_transport_reason(error).replace(self.url, shown))
             raise SignalsApiError(
-                f"{action} failed: cannot reach {server} ({reason}; {tried})"
+                f"{action} failed: cannot reach {server} ({reason}; {tried})", unreachable=True
             ) from None
 
     def _wait(self, state: tenacity.RetryCallState) -> float:

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, TypeVar
 
 from signals_batch.definitions.models import AttributeGroup
-from signals_batch.errors import InvalidInput
+from signals_batch.errors import InvalidInput, SignalsBatchError
 from signals_batch.stores.base import GroupSpec, ProfileStore, Watermark
 from signals_batch.sync.reader import WarehouseReader
 from signals_batch.sync.source import RowSource, group_spec, row_source
@@ -47,7 +47,8 @@ class GroupSyncSummary:
     rows_written: int = 0
     rows_removed: int = 0
     watermark: str | None = None
-    republished: bool | None = None  # None: no Signals API configured
+    republished: bool | None = None  # None: no Signals API configured; False: it failed
+    republish_error: str | None = None
 
 
 @dataclass
@@ -61,6 +62,20 @@ class SyncSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+class SyncIncomplete(SignalsBatchError):
+    """Every group's rows reached the store, but republishing some groups online failed
+    (the Signals API is down, or refused): the summary is still the sync's to show."""
+
+    def __init__(self, summary: SyncSummary) -> None:
+        failed = [g for g in summary.groups if g.republished is False]
+        super().__init__(
+            f"republishing {len(failed)} group(s) online failed; their rows are in the "
+            "store, and the next sync republishes them:\n  "
+            + "\n  ".join(f"{g.group}: {g.republish_error}" for g in failed)
+        )
+        self.summary = summary
 
 
 class Republisher:
@@ -105,6 +120,8 @@ def sync_groups(
         raise InvalidInput(
             f"{len(problems)} groups cannot sync:\n  " + "\n  ".join(problems))
     state = reader.read_state(target_schema)
+    failed_kinds: set[type[SignalsBatchError]] = set()
+    unreachable: list[str] = []  # the group whose republish found no API
 
     def run() -> None:
         for source in sources:
@@ -141,11 +158,22 @@ def sync_groups(
                 store.upsert(spec, [], watermark=Watermark(removed_at, ""))
                 position = store.get_watermark(group.ident)
             result.watermark = position.updated_at.isoformat() if position else None
-            if republisher is not None and (
-                    result.rows_read or reconcile or after is None
-                    or not republisher.is_online(group, source.batch_source)):
-                republisher.republish_online(group, source.batch_source)
-                result.republished = True
+            if republisher is not None and unreachable:
+                result.republished = False
+                result.republish_error = "not tried: the Signals API did not answer for " \
+                    f"{unreachable[0]}"
+            elif republisher is not None:
+                # the registry is not the store: its failure stops no other group's rows
+                try:
+                    if (result.rows_read or reconcile or after is None
+                            or not republisher.is_online(group, source.batch_source)):
+                        republisher.republish_online(group, source.batch_source)
+                        result.republished = True
+                except SignalsBatchError as error:
+                    result.republished, result.republish_error = False, str(error)
+                    failed_kinds.add(type(error))
+                    if getattr(error, "unreachable", False):  # no retries for every group
+                        unreachable.append(group.ident)
 
     with reader.sync_session():
         if dry_run:
@@ -159,6 +187,11 @@ def sync_groups(
             "the groups online was skipped"
         )
     summary.seconds = round((dt.datetime.now() - started).total_seconds(), 3)
+    if failed_kinds:
+        incomplete = SyncIncomplete(summary)
+        # wrong credentials or a refused definition for every group: the user's input
+        incomplete.exit_code = 2 if failed_kinds == {InvalidInput} else 1
+        raise incomplete
     return summary
 
 
