@@ -17,7 +17,14 @@ from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -96,12 +103,17 @@ class SignalsApiSettings(_UrlHiddenInRepr):
 
     @field_validator("url", "token_url")
     @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
+    def _http_url(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None and not is_http_url(value):
             # the value is not shown: it may hold a token
             raise ValueError(
                 "not an http:// or https:// URL with a host "
                 "(e.g. https://<id>.signals.snowplowanalytics.com)")
+        if info.field_name == "url" and value is not None and urlsplit(value).query:
+            # request paths are joined to it: a query would end up in the middle of each
+            raise ValueError(
+                "the API's base URL takes no query string (not shown: it may hold a token); "
+                "credentials come from the environment (signals_api.auth)")
         return value
 
 
@@ -184,10 +196,13 @@ def load_settings(project_dir: Path) -> Settings:
             url = values.get("url") if isinstance(values, dict) else None
             if isinstance(url, str) and url_has_credentials(url):
                 # the file is usually committed; the value is not shown
+                where = (
+                    "the API's credentials come from the environment (signals_api.auth)"
+                    if section == "signals_api" and urlsplit(url).query
+                    else f"set the whole url in SIGNALS_BATCH_{section.upper()}__URL")
                 raise InvalidInput(
                     f"{path}: setting '{section}.url' holds a password or token; secrets are "
-                    "read from the environment only: remove it from the file and set the "
-                    f"whole url in SIGNALS_BATCH_{section.upper()}__URL")
+                    f"read from the environment only: remove it from the file and {where}")
     try:
         return Settings(**data)
     except SettingsError as error:

@@ -619,19 +619,27 @@ def test_a_password_in_the_settings_file_is_refused_and_never_shown(project: Pat
             yaml.safe_dump({section: {"url": url}}))
         result = run_cli(capsys, "status", "-p", str(project))
         assert result.code == 2, result.err
+        where = ("the API's credentials come from the environment (signals_api.auth)"
+                 if "api_key" in url else f"set the whole url in "
+                 f"SIGNALS_BATCH_{section.upper()}__URL")
         assert (f"setting '{section}.url' holds a password or token; secrets are read from "
-                "the environment only: remove it from the file and set the whole url in "
-                f"SIGNALS_BATCH_{section.upper()}__URL") in result.err
+                f"the environment only: remove it from the file and {where}") in result.err
         assert secret not in result.out + result.err
     (project / "signals_batch.yml").write_text("store: {type: redis}\n")
     monkeypatch.setenv("SIGNALS_BATCH_STORE__URL", f"redis://:{secret}@127.0.0.1:6392/3")
-    monkeypatch.setenv("SIGNALS_BATCH_SIGNALS_API__URL", f"https://u:{secret}@api.example/?k=1")
+    # the API's base url takes no query (request paths are joined to it), not even from the
+    # environment: refused without showing it
+    monkeypatch.setenv("SIGNALS_BATCH_SIGNALS_API__URL", f"https://api.example/?token={secret}")
+    result = run_cli(capsys, "validate", "-p", str(project))
+    assert result.code == 2 and "the API's base URL takes no query string" in result.err
+    assert secret not in result.out + result.err
+    monkeypatch.setenv("SIGNALS_BATCH_SIGNALS_API__URL", f"https://u:{secret}@api.example/")
     settings = load_settings(project)
     assert settings.store.url == f"redis://:{secret}@127.0.0.1:6392/3"
     for shown in (repr(settings), str(settings), repr(settings.store), str(settings.signals_api)):
         assert secret not in shown
     assert "url='redis://***@127.0.0.1:6392/3'" in repr(settings.store)
-    assert "url='https://***@api.example/?***'" in repr(settings.signals_api)
+    assert "url='https://***@api.example/'" in repr(settings.signals_api)
 
 
 def test_a_signals_api_url_that_is_not_http_is_an_invalid_setting(project: Path, capsys,
