@@ -2,7 +2,7 @@
 
 Setup (see README, "Running from Airflow"):
 
-    pip install 'signals-batch[airflow]'
+    pip install -e '/path/to/signals-batch[airflow]'   # a checkout of signals-batch
     # the project folder, and the secrets, in a connection (here as an environment variable):
     export AIRFLOW_CONN_SIGNALS_BATCH_DEFAULT='{"conn_type": "signals_batch",
         "extra": {"project_dir": "/opt/signals/my_project"}}'
@@ -13,7 +13,8 @@ Each daily run computes the attributes as of its logical date (`--as-of`, the da
 the midnight run of day D covers the windows up to D-1, the last complete day. `catchup=True`
 backfills the missed days one at a time (`max_active_runs=1`; the run lock would make
 concurrent runs of the same project wait anyway), oldest first, so the store ends up as of the
-newest day. `airflow dags backfill` / clearing a past run recomputes exactly that day.
+newest day. A backfill (`airflow backfill create` on Airflow 3, `airflow dags backfill` on
+Airflow 2) or clearing a past run recomputes exactly that day.
 """
 
 from __future__ import annotations
