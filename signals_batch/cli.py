@@ -13,6 +13,8 @@ import logging
 import os
 import re
 import sys
+import threading
+import time
 import traceback
 from enum import Enum
 from pathlib import Path
@@ -737,5 +739,26 @@ def _fail(message: str, code: int) -> None:
     _exit(code)
 
 
+INTERRUPTED_EXIT_GRACE = 10.0  # seconds the exit handlers get after a Ctrl-C
+
+
+def console_main() -> None:
+    """The `signals-batch` console script: `main`, with a deadline on the exit after a Ctrl-C.
+    dbt's worker pool, cut off mid-run, can leave a lock taken that multiprocessing's exit
+    handler then waits for forever (seen once); every `finally` of ours (locks, the DuckDB
+    file) has run by then, so past the grace period the process just ends."""
+    try:
+        main()
+    except SystemExit as done:
+        if done.code == 130:
+            def end() -> None:
+                time.sleep(INTERRUPTED_EXIT_GRACE)
+                sys.stderr.flush()
+                os._exit(130)
+
+            threading.Thread(target=end, daemon=True).start()
+        raise
+
+
 if __name__ == "__main__":
-    main()
+    console_main()

@@ -109,11 +109,12 @@ AGGREGATIONS = _group("aggregations", "domain_userid", [
     _attr("latest_paid", "unix_timestamp", "max", f"{PURCHASE_V1}:paid_at"),
     _attr("last_paid", "unix_timestamp", "last", f"{PURCHASE_V1}:paid_at"),
     _attr("first_paid", "unix_timestamp", "first", f"{PURCHASE_V1}:paid_at"),
-    # a single default for a list is a one-item list; a default out of range is NULL
+    # a single default for a list is a one-item list; a number default of an int type
+    # (one out of its range is refused by validation)
     _attr("order_ids_or_zero", "int64_list", "unique_list", f"{PURCHASE_V1}:order_id",
           period="P1D", default_value=0),
-    _attr("huge_default", "int64", "max", f"{PURCHASE_V1}:order_id", period="P1D",
-          default_value=1.5e300),
+    _attr("last_order_id_or_none", "int64", "max", f"{PURCHASE_V1}:order_id", period="P1D",
+          default_value=-1),
     _attr("major_two_total", "double", "sum", f"{PURCHASE_V2}:total", events=[PURCHASE_2]),
     _attr("path_country", "string", "last",
           {"type": "calculated", "operation": "concat", "separator": "|",

@@ -10,6 +10,8 @@ import datetime as dt
 import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from unittest import mock
 
@@ -723,6 +725,48 @@ def test_ctrl_c_inside_dbt_is_an_interruption_not_an_empty_dbt_failure(tmp_path:
     with (mock.patch("dbt.cli.main.dbtRunner.invoke", return_value=interrupted),
           pytest.raises(KeyboardInterrupt)):
         invoke_dbt(["run"], tmp_path)
+
+
+def test_ctrl_c_that_dbt_reports_as_another_error_is_an_interruption(tmp_path: Path):
+    """A Ctrl-C while dbt reads its manifest came back as dbt's next error ("Field
+    resource_type ... has invalid value 'source'"): a SIGINT during the run is noted."""
+    import contextlib
+    import signal
+
+    from dbt.cli.main import dbtRunnerResult
+
+    from signals_batch.runner.dbt import invoke_dbt
+
+    def interrupted_then_confused(args):
+        with contextlib.suppress(KeyboardInterrupt):  # dbt catches it, then fails on
+            signal.raise_signal(signal.SIGINT)  # something else
+        return dbtRunnerResult(success=False, exception=RuntimeError("Field resource_type"))
+
+    before = signal.getsignal(signal.SIGINT)
+    with (mock.patch("dbt.cli.main.dbtRunner.invoke", side_effect=interrupted_then_confused),
+          pytest.raises(KeyboardInterrupt)):
+        invoke_dbt(["run"], tmp_path)
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_an_exit_handler_that_hangs_after_ctrl_c_does_not_keep_the_process(tmp_path: Path):
+    """After a Ctrl-C the console script ends within its grace period even when an exit
+    handler never returns (dbt's worker pool, cut off mid-run, once left multiprocessing's
+    waiting for a lock forever)."""
+    script = (
+        "import atexit, sys, time\n"
+        "atexit.register(lambda: time.sleep(1000))\n"
+        "from unittest import mock\n"
+        "import signals_batch.cli as cli\n"
+        "mock.patch('signals_batch.cli._project', side_effect=KeyboardInterrupt).start()\n"
+        "cli.INTERRUPTED_EXIT_GRACE = 0.5\n"
+        f"sys.argv = ['signals-batch', 'validate', '-p', {str(tmp_path)!r}]\n"
+        "cli.console_main()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 130, done.stderr
+    assert done.stderr.strip().endswith("interrupted")
 
 
 def test_tracebacks_only_with_debug(tmp_path: Path):

@@ -8,6 +8,7 @@ import hashlib
 import json
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -262,6 +263,34 @@ def test_a_run_killed_after_any_model_is_completed_by_the_next(tmp_path, events)
         process.kill()
         process.communicate()
         assert done == finished, f"the run ended after {done} models"
+        project.run(as_of=as_of)
+        _check(project, as_of)
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_run_exits_130_at_once_and_the_next_run_completes_it(tmp_path, events):
+    """SIGINT to `signals-batch run` right after its k-th model finished: it says
+    `interrupted`, exits 130 and does not hang in the interpreter's exit handlers (dbt's
+    worker pool once did); the next run equals the oracle."""
+    project = EngineProject(tmp_path, [AGGREGATIONS, NETWORK_GROUP], start_date=START)
+    for finished, batch in zip([2, 4], sample_events.loads(events, 2), strict=True):
+        project.load(batch)
+        as_of = START + dt.timedelta(days=4 + len(project.loaded) * 5 // len(events))
+        command = [sys.executable, "-m", "signals_batch.cli", "run", "-p", str(tmp_path),
+                   "--as-of", as_of.isoformat()]
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                   text=True)
+        done, lines = 0, []
+        for line in process.stderr:
+            lines.append(line)
+            done += bool(re.match(r"\[\d+/\d+\] \w+: OK", line))
+            if done == finished:
+                process.send_signal(signal.SIGINT)
+                break
+        _, rest = process.communicate(timeout=60)
+        lines.append(rest)
+        assert process.returncode == 130, "".join(lines)
+        assert "".join(lines).strip().endswith("interrupted")
         project.run(as_of=as_of)
         _check(project, as_of)
 

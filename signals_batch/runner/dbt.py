@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -56,6 +57,32 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@contextmanager
+def _noting_interrupts() -> Iterator[threading.Event]:
+    """Notes a Ctrl-C (SIGINT) while dbt runs: dbt catches the KeyboardInterrupt and may
+    report whatever broke next instead (e.g. a manifest half read)."""
+    interrupted = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupted  # signals are handled by the main thread only
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def note(signum: int, frame: Any) -> None:
+        if previous is signal.SIG_IGN:
+            return
+        interrupted.set()
+        if callable(previous):
+            previous(signum, frame)  # Python's: raises KeyboardInterrupt
+        else:
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, note)
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _release_duckdb() -> None:
@@ -122,11 +149,13 @@ def invoke_dbt(
     if vars:
         args += ["--vars", json.dumps(vars, sort_keys=True, default=str)]
     runner = dbtRunner(callbacks=[_progress_listener(progress)])
-    with _DBT_LOCK, _environment(env or {}):
+    with _DBT_LOCK, _environment(env or {}), _noting_interrupts() as interrupted:
         try:
             outcome = runner.invoke(args)
         finally:
             _release_duckdb()
+    if interrupted.is_set():  # whatever dbt made of it (a half-read manifest's error ...)
+        raise KeyboardInterrupt
     result = DbtResult(command=command[0], success=outcome.success)
     for item in getattr(outcome.result, "results", None) or []:
         node = getattr(item, "node", None)
