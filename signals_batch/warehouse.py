@@ -158,7 +158,8 @@ def dbt_target(project_dir: Path, env: Mapping[str, str]) -> DbtTarget:
     except Exception:
         raise InvalidInput(
             f"{path}: target {target_name!r} uses the dbt adapter {kind!r}, which is not "
-            f"installed (pip install 'signals-batch[{kind}]')") from None
+            f"installed (the {kind!r} extra: pip install -e '.[{kind}]' in the signals-batch "
+            "checkout)") from None
     try:
         values = cls.translate_aliases(data)
         cls.validate(values)

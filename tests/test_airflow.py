@@ -22,8 +22,8 @@ import pytest
 
 if importlib.util.find_spec("airflow") is None:
     pytest.skip(
-        "Apache Airflow is not installed in this environment (pip install "
-        "'signals-batch[airflow]'); .ci/run runs these tests in its own Airflow virtualenv",
+        "Apache Airflow is not installed in this environment (pip install -e "
+        "'.[airflow]'); .ci/run runs these tests in its own Airflow virtualenv",
         allow_module_level=True,
     )
 

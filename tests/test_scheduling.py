@@ -250,7 +250,7 @@ def test_the_airflow_module_without_airflow_says_how_to_install_it():
         [sys.executable, "-c", code], capture_output=True, text=True, env=_env(), timeout=60
     )
     assert done.returncode == 1
-    assert "pip install 'signals-batch[airflow]'" in done.stderr
+    assert "pip install -e '.[airflow]' in the signals-batch checkout" in done.stderr
 
 
 # --------------------------------------------------------------------------- cron wrapper

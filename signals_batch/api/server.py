@@ -671,7 +671,8 @@ def serve(
         import uvicorn
     except ImportError:
         raise InvalidInput(
-            "serve needs FastAPI and uvicorn: pip install 'signals-batch[serve]'"
+            "serve needs FastAPI and uvicorn: pip install -e '.[serve]' in the signals-batch "
+            "checkout"
         ) from None
     app = create_app(project_dir, token=required)
     check_can_listen(host, port)

@@ -1,4 +1,4 @@
-"""Integrations with schedulers; each one is an optional extra (e.g. `signals-batch[airflow]`).
+"""Integrations with schedulers; each one is an optional extra (`pip install -e '.[airflow]'`).
 
 Nothing is imported here: `signals_batch.integrations.airflow` needs Apache Airflow.
 """

@@ -1,6 +1,6 @@
 """Apache Airflow operators for signals-batch: `run -> test -> sync` as tasks of a DAG.
 
-    pip install 'signals-batch[airflow]'
+    pip install -e '.[airflow]'    # in the signals-batch checkout
 
     from signals_batch.integrations.airflow import signals_batch_task_group
 
@@ -52,7 +52,7 @@ try:
 except ImportError as error:  # pragma: no cover - the message is the point
     raise ImportError(
         "signals_batch.integrations.airflow needs Apache Airflow, which is not installed: "
-        "pip install 'signals-batch[airflow]'"
+        "pip install -e '.[airflow]' in the signals-batch checkout"
     ) from error
 
 try:  # Airflow 3: the Task SDK
