@@ -466,9 +466,11 @@ def resolve(prop: Property, event: Event):
         value = event.row.get(prop.column)
     elif prop.kind == "json":
         value = event.json_column(prop.column)
-        # Reading: a context array addressed without an index ('column:a.b') means [0].
+        # Reading: a context column addressed without an index ('column:a.b') means [0]
+        # (SEMANTICS.md section 1), also when it holds something that is not an array
+        # (then there is no element 0: NULL).
         index = prop.index
-        if index is None and isinstance(value, list):
+        if index is None and prop.column.startswith("contexts_"):
             index = 0
         if index is not None:
             value = _walk(value, (index,))

@@ -661,6 +661,12 @@ class TestValues:
         assert last({**entity, "path": "tags[0]", "index": 5}) is None
         assert last("contexts_com_acme_product_1[1]:tags[0]") == "z"
         assert last("contexts_com_acme_product_1:sku") == "A"
+        # a context column holding an object, not an array, has no element 0: every
+        # spelling reads NULL (the short form without an index used to read the object)
+        events[0]["contexts_com_acme_product_1"] = '{"sku": "C"}'
+        for spelling in ({**entity, "path": "sku"}, "contexts_com_acme_product_1[0]:sku",
+                         "contexts_com_acme_product_1:sku"):
+            assert last(spelling) is None
 
     def test_event_property_column_name_from_vendor_and_major(self):
         events = [
