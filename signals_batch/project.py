@@ -433,7 +433,7 @@ class Project:
             return None
         hours = self.settings.lookback_window_hours
         one = node.failures == 1
-        count = f"{node.failures:,}" if node.failures is not None else "Some"
+        count = f"{node.failures:,}" if node.failures is not None else "some"
         rows = "1 source row was" if one else f"{count} source rows were"
         it, they = ("it", "it") if one else ("them", "they")
         return (

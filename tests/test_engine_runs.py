@@ -240,6 +240,22 @@ def test_a_first_run_that_stopped_half_way_is_completed_by_the_next(tmp_path, ev
     _check(project, START + dt.timedelta(days=9))
 
 
+def _run_until_models_finished(project_dir, as_of: dt.date, models: int):
+    """`signals-batch run` as a process, read until its `models`-th model finished (or it
+    ended): (the process, models finished, stderr lines read)."""
+    command = [sys.executable, "-m", "signals_batch.cli", "run", "-p", str(project_dir),
+               "--as-of", as_of.isoformat()]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True)
+    done, lines = 0, []
+    for line in process.stderr:
+        lines.append(line)
+        done += bool(re.match(r"\[\d+/\d+\] \w+: OK", line))
+        if done == models:
+            break
+    return process, done, lines
+
+
 @pytest.mark.slow
 def test_a_run_killed_after_any_model_is_completed_by_the_next(tmp_path, events):
     """SIGKILL `signals-batch run` right after its k-th model finished, for every k but the
@@ -251,15 +267,7 @@ def test_a_run_killed_after_any_model_is_completed_by_the_next(tmp_path, events)
     for finished, batch in zip([3, 1, 5, 2, 4], batches, strict=True):
         project.load(batch)
         as_of = START + dt.timedelta(days=4 + len(project.loaded) * 5 // len(events))
-        command = [sys.executable, "-m", "signals_batch.cli", "run", "-p", str(tmp_path),
-                   "--as-of", as_of.isoformat()]
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                   text=True)
-        done = 0
-        for line in process.stderr:
-            done += bool(re.match(r"\[\d+/\d+\] \w+: OK", line))
-            if done == finished:
-                break
+        process, done, _ = _run_until_models_finished(tmp_path, as_of, finished)
         process.kill()
         process.communicate()
         assert done == finished, f"the run ended after {done} models"
@@ -276,17 +284,9 @@ def test_ctrl_c_during_a_run_exits_130_at_once_and_the_next_run_completes_it(tmp
     for finished, batch in zip([2, 4], sample_events.loads(events, 2), strict=True):
         project.load(batch)
         as_of = START + dt.timedelta(days=4 + len(project.loaded) * 5 // len(events))
-        command = [sys.executable, "-m", "signals_batch.cli", "run", "-p", str(tmp_path),
-                   "--as-of", as_of.isoformat()]
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                   text=True)
-        done, lines = 0, []
-        for line in process.stderr:
-            lines.append(line)
-            done += bool(re.match(r"\[\d+/\d+\] \w+: OK", line))
-            if done == finished:
-                process.send_signal(signal.SIGINT)
-                break
+        process, done, lines = _run_until_models_finished(tmp_path, as_of, finished)
+        if done == finished:
+            process.send_signal(signal.SIGINT)
         _, rest = process.communicate(timeout=60)
         lines.append(rest)
         assert process.returncode == 130, "".join(lines)
